@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` (demo) and `make test` (the suite).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Production-like settings for `check --deploy` (never used to serve anything).
+DEPLOY_ENV := DEBUG=0 SECRET_KEY=ci-$$(date +%s)-a-long-random-looking-secret-key-for-checks-only \
+	ALLOWED_HOSTS=perfcycle.example.com
+
+.PHONY: run test lint install messages migrate seed worker beat clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Serve the demo: migrate, seed once (only into an empty database), run on 127.0.0.1:$(PORT).
+run: messages migrate
+	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+worker: install
+	$(BIN)/celery -A perfcycle worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A perfcycle beat --loglevel=INFO
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+test: messages lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

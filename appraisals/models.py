@@ -1,0 +1,1 @@
+"""Appraisals, scoring, department results and calibration (appraisals issue)."""

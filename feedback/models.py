@@ -1,0 +1,1 @@
+"""Coaching notes, feedback interviews, improvement plans, process improvement."""

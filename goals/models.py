@@ -1,0 +1,1 @@
+"""Company objectives, department goals, position KPIs and personal goals (goals issue)."""

@@ -1,0 +1,292 @@
+"""The access policy: the one place that decides who may see or change what.
+
+Roles (see DESIGN.md):
+
+* HR administrator: member of group ``hr_admin`` (or a superuser). Sees and changes all.
+* Executive: member of group ``executive``. Reads everything, changes no core record.
+* Manager: derived, never stored. Sees everyone below them in the reporting line at any
+  depth, and everyone in the departments (with their subtrees) they head.
+* Employee: sees their own record.
+* HR business partner: holds the ``partner_department`` object permission (through
+  django-guardian, per user or per group) on a department; has HR rights over that
+  department's subtree.
+
+Hierarchy access is derived by query (``perfcycle.hierarchy``), so a reorganisation
+changes access at once and nothing is written per person. Views, the API, exports, PDFs
+and e-mails ask this module; they never filter by role themselves.
+
+Functions come in two shapes: ``<things>_visible_to(user)`` returns a queryset scoped to
+the user, and ``can_<verb>_<thing>(user, obj)`` answers for one object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .hierarchy import descendants_sql, subtree_sql
+from .models import (
+    Cycle,
+    Department,
+    DepartmentGroupObjectPermission,
+    DepartmentUserObjectPermission,
+    Employee,
+    Position,
+    RatingScale,
+)
+
+HR_ADMIN_GROUP = "hr_admin"
+EXECUTIVE_GROUP = "executive"
+PARTNER_PERMISSION = "partner_department"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a user is, computed once per request and cached on the user object."""
+
+    hr_admin: bool
+    executive: bool
+    employee: Employee | None
+    is_manager: bool
+    is_partner: bool
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.hr_admin or self.executive
+
+
+def roles(user) -> Roles:
+    cached = getattr(user, "_perfcycle_roles", None)
+    if cached is not None:
+        return cached
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        result = Roles(False, False, None, False, False)
+    else:
+        groups = set(user.groups.values_list("name", flat=True))
+        employee = (
+            Employee.objects.select_related("user", "department", "position")
+            .filter(user=user)
+            .first()
+        )
+        is_manager = bool(employee) and (
+            Employee.objects.filter(manager=employee).exists()
+            or Department.objects.filter(head=employee).exists()
+        )
+        result = Roles(
+            hr_admin=user.is_superuser or HR_ADMIN_GROUP in groups,
+            executive=EXECUTIVE_GROUP in groups,
+            employee=employee,
+            is_manager=is_manager,
+            is_partner=_partnered_roots(user).exists(),
+        )
+    user._perfcycle_roles = result
+    return result
+
+
+def forget_roles(user) -> None:
+    """Drop the cached roles, after a change to the user's groups or place."""
+    user.__dict__.pop("_perfcycle_roles", None)
+
+
+# --- hierarchy building blocks ------------------------------------------------------
+
+
+def _partnered_roots(user) -> QuerySet:
+    """Departments the user partners directly (user grant or a grant to their group)."""
+    by_user = DepartmentUserObjectPermission.objects.filter(
+        user=user, permission__codename=PARTNER_PERMISSION
+    ).values("content_object_id")
+    by_group = DepartmentGroupObjectPermission.objects.filter(
+        group__user=user, permission__codename=PARTNER_PERMISSION
+    ).values("content_object_id")
+    return Department.objects.filter(Q(pk__in=by_user) | Q(pk__in=by_group)).values("pk")
+
+
+def partnered_departments(user) -> QuerySet[Department]:
+    """Every department an HR business partner covers: the granted ones and their subtrees."""
+    return Department.objects.filter(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+
+
+def headed_departments(employee: Employee) -> QuerySet[Department]:
+    """Every department the employee heads, with their subtrees."""
+    roots = Department.objects.filter(head=employee).values("pk")
+    return Department.objects.filter(pk__in=subtree_sql(Department, "parent", roots))
+
+
+def reports_under(employee: Employee) -> QuerySet[Employee]:
+    """Everyone below ``employee`` in the reporting line, at any depth (one query)."""
+    return Employee.objects.filter(pk__in=descendants_sql(Employee, "manager", [employee.pk]))
+
+
+def department_subtree(department: Department) -> QuerySet[Department]:
+    return Department.objects.filter(pk__in=subtree_sql(Department, "parent", [department.pk]))
+
+
+# --- employees ----------------------------------------------------------------------
+
+
+def employees_visible_to(user) -> QuerySet[Employee]:
+    """Employee records the user may open in full (profile, goals, reviews)."""
+    r = roles(user)
+    if r.sees_everyone:
+        return Employee.objects.all()
+    condition = Q(pk__in=[])
+    if r.employee is not None:
+        condition |= Q(pk=r.employee.pk)
+        if r.is_manager:
+            condition |= Q(pk__in=descendants_sql(Employee, "manager", [r.employee.pk]))
+            headed = Department.objects.filter(head=r.employee).values("pk")
+            condition |= Q(department__in=subtree_sql(Department, "parent", headed))
+    if r.is_partner:
+        condition |= Q(department__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+    return Employee.objects.filter(condition)
+
+
+def employees_changeable_by(user) -> QuerySet[Employee]:
+    """Employee records the user may edit: HR everywhere, a partner in their departments."""
+    r = roles(user)
+    if r.hr_admin:
+        return Employee.objects.all()
+    if r.is_partner:
+        return Employee.objects.filter(
+            department__in=subtree_sql(Department, "parent", _partnered_roots(user))
+        )
+    return Employee.objects.none()
+
+
+def directory_visible_to(user) -> QuerySet[Employee]:
+    """The company directory: name, position, department and e-mail of active colleagues.
+
+    Every employee may look colleagues up (that is what a directory is for); the full
+    record behind an entry is governed by :func:`employees_visible_to`.
+    """
+    r = roles(user)
+    if r.employee is None and not (r.sees_everyone or r.is_partner):
+        return Employee.objects.none()
+    return Employee.objects.filter(is_active=True)
+
+
+def can_view_employee(user, employee: Employee) -> bool:
+    return employees_visible_to(user).filter(pk=employee.pk).exists()
+
+
+def can_change_employee(user, employee: Employee) -> bool:
+    return employees_changeable_by(user).filter(pk=employee.pk).exists()
+
+
+def can_add_employee_to(user, department: Department) -> bool:
+    return can_manage_department_people(user, department)
+
+
+def can_view_team(user) -> bool:
+    return roles(user).is_manager
+
+
+# --- departments and positions ------------------------------------------------------
+
+
+def departments_visible_to(user) -> QuerySet[Department]:
+    """The organisation tree is open to everyone who works here."""
+    r = roles(user)
+    if r.employee is None and not (r.sees_everyone or r.is_partner):
+        return Department.objects.none()
+    return Department.objects.all()
+
+
+def can_view_department(user, department: Department) -> bool:
+    return departments_visible_to(user).filter(pk=department.pk).exists()
+
+
+def can_change_department(user, department: Department | None = None) -> bool:
+    """The shape of the organisation (create, rename, move, set head) is HR admin's."""
+    return roles(user).hr_admin
+
+
+def can_manage_department_people(user, department: Department) -> bool:
+    """HR rights over a department's people and positions."""
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    return r.is_partner and partnered_departments(user).filter(pk=department.pk).exists()
+
+
+def positions_visible_to(user) -> QuerySet[Position]:
+    r = roles(user)
+    if r.employee is None and not (r.sees_everyone or r.is_partner):
+        return Position.objects.none()
+    return Position.objects.all()
+
+
+def positions_changeable_by(user) -> QuerySet[Position]:
+    r = roles(user)
+    if r.hr_admin:
+        return Position.objects.all()
+    if r.is_partner:
+        return Position.objects.filter(department__in=partnered_departments(user).values("pk"))
+    return Position.objects.none()
+
+
+def can_change_position(user, position: Position) -> bool:
+    return can_manage_department_people(user, position.department)
+
+
+# --- cycles and rating scales -------------------------------------------------------
+
+
+def cycles_visible_to(user) -> QuerySet[Cycle]:
+    r = roles(user)
+    if r.employee is None and not (r.sees_everyone or r.is_partner):
+        return Cycle.objects.none()
+    if r.hr_admin:
+        return Cycle.objects.all()
+    # A draft cycle is HR's work in progress.
+    return Cycle.objects.exclude(status=Cycle.Status.DRAFT)
+
+
+def can_change_cycle(user, cycle: Cycle | None = None) -> bool:
+    return roles(user).hr_admin
+
+
+def rating_scales_visible_to(user) -> QuerySet[RatingScale]:
+    r = roles(user)
+    if r.employee is None and not (r.sees_everyone or r.is_partner):
+        return RatingScale.objects.none()
+    return RatingScale.objects.all()
+
+
+def can_change_rating_scale(user, scale: RatingScale | None = None) -> bool:
+    return roles(user).hr_admin
+
+
+# --- organisation-wide pages --------------------------------------------------------
+
+
+def can_import_org(user) -> bool:
+    return roles(user).hr_admin
+
+
+def can_view_org_overview(user) -> bool:
+    r = roles(user)
+    return r.sees_everyone or r.is_partner
+
+
+# --- helpers for views: fetch through the policy, never by raw id -------------------
+
+
+def get_visible_or_404(queryset: QuerySet, **lookup):
+    """Fetch one object from an already-scoped queryset; anything else is a 404.
+
+    A 404 rather than a 403 so that ids outside a user's scope reveal nothing.
+    """
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied

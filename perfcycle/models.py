@@ -1,0 +1,368 @@
+"""The core every app stands on: users, the organisation, cycles and rating scales.
+
+Models hold data and invariants that the database can enforce. Every write goes through
+a service in ``perfcycle.services``; who may see or change what is decided in
+``perfcycle.access`` only.
+"""
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from simple_history.models import HistoricalRecords
+
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    _("Use letters, digits, dot, dash or underscore, starting with a letter or digit."),
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def normalize_email(self, email):
+        # E-mail is the login: compare it case-insensitively everywhere.
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=(username or "").strip())
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in, with their e-mail address."""
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Leave empty to follow your browser's language."),
+    )
+    is_staff = models.BooleanField(
+        _("staff status"),
+        default=False,
+        help_text=_("May log into the Django admin."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["full_name"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Department(models.Model):
+    """A node of the organisation tree."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    head = models.ForeignKey(
+        "Employee",
+        verbose_name=_("head"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="headed_departments",
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["name"]
+        permissions = [
+            ("partner_department", _("Acts as HR business partner for the department")),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class DepartmentUserObjectPermission(UserObjectPermissionBase):
+    """Explicit per-user grants on a department (direct foreign key, not generic)."""
+
+    content_object = models.ForeignKey(Department, on_delete=models.CASCADE)
+
+
+class DepartmentGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Department, on_delete=models.CASCADE)
+
+
+class Position(models.Model):
+    """A job in a department; the key performance indicators attach here."""
+
+    title = models.CharField(_("title"), max_length=200)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        related_name="positions",
+    )
+    grade = models.CharField(_("grade"), max_length=20, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
+
+    class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
+        ordering = ["department__name", "title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "title"], name="position_title_unique_in_department"
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Employee(models.Model):
+    """A person's place in the organisation; ``manager`` is the reporting line."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="employee",
+    )
+    employee_number = models.CharField(
+        _("employee number"), max_length=32, unique=True, validators=[code_validator]
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        related_name="employees",
+    )
+    position = models.ForeignKey(
+        Position,
+        verbose_name=_("position"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="holders",
+    )
+    manager = models.ForeignKey(
+        "self",
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+    hire_date = models.DateField(_("hire date"))
+    is_active = models.BooleanField(_("active"), default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
+
+    class Meta:
+        verbose_name = _("employee")
+        verbose_name_plural = _("employees")
+        ordering = ["employee_number"]
+        indexes = [
+            models.Index(fields=["department", "is_active"], name="employee_dept_active"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(manager=models.F("pk")), name="employee_not_own_manager"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user.full_name} ({self.employee_number})"
+
+    @property
+    def name(self) -> str:
+        return self.user.full_name
+
+
+class RatingScale(models.Model):
+    """The levels a rating may take, e.g. 1 to 5 with a label and description each."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
+
+    class Meta:
+        verbose_name = _("rating scale")
+        verbose_name_plural = _("rating scales")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RatingLevel(models.Model):
+    scale = models.ForeignKey(
+        RatingScale, verbose_name=_("scale"), on_delete=models.CASCADE, related_name="levels"
+    )
+    value = models.PositiveSmallIntegerField(_("value"))
+    label = models.CharField(_("label"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("rating level")
+        verbose_name_plural = _("rating levels")
+        ordering = ["scale", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["scale", "value"], name="rating_level_value_unique"),
+            models.UniqueConstraint(fields=["scale", "label"], name="rating_level_label_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.value} – {self.label}"
+
+
+class Cycle(models.Model):
+    """One performance period, moving through the phases in order."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        GOAL_SETTING = "goal_setting", _("Goal setting")
+        IN_PROGRESS = "in_progress", _("In progress (coaching)")
+        SELF_REVIEW = "self_review", _("Self-review")
+        MANAGER_REVIEW = "manager_review", _("Manager review")
+        CALIBRATION = "calibration", _("Calibration")
+        FEEDBACK = "feedback", _("Feedback")
+        CLOSED = "closed", _("Closed")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    rating_scale = models.ForeignKey(
+        RatingScale, verbose_name=_("rating scale"), on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
+
+    class Meta:
+        verbose_name = _("cycle")
+        verbose_name_plural = _("cycles")
+        ordering = ["-period_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gt=models.F("period_start")),
+                name="cycle_period_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+# The phases that carry a deadline: every status between draft and closed.
+DEADLINE_PHASES = [s for s in Cycle.Status if s not in (Cycle.Status.DRAFT, Cycle.Status.CLOSED)]
+
+
+class CycleDeadline(models.Model):
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="deadlines"
+    )
+    phase = models.CharField(
+        _("phase"), max_length=20, choices=[(p.value, p.label) for p in DEADLINE_PHASES]
+    )
+    due_on = models.DateField(_("due on"))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("phase deadline")
+        verbose_name_plural = _("phase deadlines")
+        ordering = ["cycle", "due_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "phase"], name="one_deadline_per_phase"),
+        ]
+
+    def __str__(self):
+        return f"{self.cycle}: {self.get_phase_display()} {self.due_on}"
+
+
+class OrgImport(models.Model):
+    """One upload of the organisation CSV: who, when, which file, and what it did."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("imported by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("imported at"), default=timezone.now)
+    filename = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    deactivated = models.PositiveIntegerField(_("deactivated"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("organisation import")
+        verbose_name_plural = _("organisation imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.filename} {self.created_at:%Y-%m-%d %H:%M}"

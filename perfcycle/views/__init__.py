@@ -1,0 +1,1 @@
+"""Server-rendered pages of the core app, one module per area."""

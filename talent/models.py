@@ -1,0 +1,1 @@
+"""Differentiation: 9-box, talent pools, succession, talent decisions."""

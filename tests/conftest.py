@@ -1,0 +1,118 @@
+"""Personas and a small organisation shared by every test.
+
+The organisation::
+
+    HQ (head: ceo)
+    ├── Sales (head: manager)        manager -> ceo
+    │   └── Sales East               employee, peer -> manager
+    ├── Engineering (head: other)    other_manager -> ceo; outsider -> other_manager
+    └── People (HR)                  hr_admin -> ceo
+
+``executive`` is the CEO's user (in the executive group). Persona fixtures are
+``User`` objects; their employee record is ``user.employee``.
+"""
+
+import os
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import Group
+
+from perfcycle import access
+from tests.factories import DepartmentFactory, EmployeeFactory, PositionFactory
+
+REQUIRE_SERVICES = os.environ.get("PERFCYCLE_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_no_lockouts(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def org(db):
+    hq = DepartmentFactory(code="HQ", name="Headquarters")
+    sales = DepartmentFactory(code="SALES", name="Sales", parent=hq)
+    sales_east = DepartmentFactory(code="SALES-E", name="Sales East", parent=sales)
+    engineering = DepartmentFactory(code="ENG", name="Engineering", parent=hq)
+    people = DepartmentFactory(code="HR", name="People", parent=hq)
+
+    ceo = EmployeeFactory(
+        department=hq, employee_number="E0001", user__full_name="Cora Chief",
+        user__email="ceo@example.com",
+    )
+    manager = EmployeeFactory(
+        department=sales, manager=ceo, employee_number="E0002",
+        user__full_name="Mona Manager", user__email="manager@example.com",
+    )
+    rep = PositionFactory(title="Account executive", department=sales_east)
+    employee = EmployeeFactory(
+        department=sales_east, manager=manager, position=rep, employee_number="E0003",
+        user__full_name="Emil Employee", user__email="employee@example.com",
+    )
+    peer = EmployeeFactory(
+        department=sales_east, manager=manager, position=rep, employee_number="E0004",
+        user__full_name="Petra Peer", user__email="peer@example.com",
+    )
+    other_manager = EmployeeFactory(
+        department=engineering, manager=ceo, employee_number="E0005",
+        user__full_name="Otto Other", user__email="other@example.com",
+    )
+    outsider = EmployeeFactory(
+        department=engineering, manager=other_manager, employee_number="E0006",
+        user__full_name="Olga Outsider", user__email="outsider@example.com",
+    )
+    hr = EmployeeFactory(
+        department=people, manager=ceo, employee_number="E0007",
+        user__full_name="Hana HR", user__email="hr@example.com",
+    )
+    hq.head = ceo
+    hq.save()
+    sales.head = manager
+    sales.save()
+    engineering.head = other_manager
+    engineering.save()
+
+    hr.user.groups.add(Group.objects.get_or_create(name=access.HR_ADMIN_GROUP)[0])
+    ceo.user.groups.add(Group.objects.get_or_create(name=access.EXECUTIVE_GROUP)[0])
+    return SimpleNamespace(
+        hq=hq, sales=sales, sales_east=sales_east, engineering=engineering, people=people,
+        ceo=ceo, manager=manager, employee=employee, peer=peer,
+        other_manager=other_manager, outsider=outsider, hr=hr, position=rep,
+    )
+
+
+@pytest.fixture
+def hr_admin(org):
+    return org.hr.user
+
+
+@pytest.fixture
+def executive(org):
+    return org.ceo.user
+
+
+@pytest.fixture
+def manager(org):
+    return org.manager.user
+
+
+@pytest.fixture
+def employee(org):
+    return org.employee.user
+
+
+@pytest.fixture
+def peer(org):
+    return org.peer.user
+
+
+@pytest.fixture
+def outsider(org):
+    return org.outsider.user
+
+
+def fresh(user):
+    """The same user without cached roles, as the next request would see them."""
+    access.forget_roles(user)
+    return user

@@ -1,0 +1,101 @@
+"""factory_boy factories for the core records."""
+
+import datetime
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from perfcycle.models import (
+    Cycle,
+    CycleDeadline,
+    Department,
+    Employee,
+    Position,
+    RatingLevel,
+    RatingScale,
+    User,
+)
+
+PASSWORD = "correct horse battery staple"
+# Hashed once: hashing per user would dominate the suite's run time.
+_PASSWORD_HASH = make_password(PASSWORD)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    full_name = factory.Faker("name")
+    password = _PASSWORD_HASH
+
+
+class DepartmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Department
+
+    code = factory.Sequence(lambda n: f"D{n:04d}")
+    name = factory.Sequence(lambda n: f"Department {n}")
+    parent = None
+
+
+class PositionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Position
+
+    title = factory.Sequence(lambda n: f"Position {n}")
+    department = factory.SubFactory(DepartmentFactory)
+    grade = "G5"
+
+
+class EmployeeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Employee
+
+    user = factory.SubFactory(UserFactory)
+    employee_number = factory.Sequence(lambda n: f"E{n:05d}")
+    department = factory.SubFactory(DepartmentFactory)
+    position = None
+    manager = None
+    hire_date = datetime.date(2020, 1, 6)
+
+
+class RatingScaleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RatingScale
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Five-point scale {n}")
+
+    @factory.post_generation
+    def levels(self, create, extracted, **kwargs):
+        labels = extracted or [
+            "Unsatisfactory",
+            "Needs improvement",
+            "Meets expectations",
+            "Exceeds expectations",
+            "Outstanding",
+        ]
+        for value, label in enumerate(labels, start=1):
+            RatingLevel.objects.create(scale=self, value=value, label=label)
+
+
+class CycleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cycle
+
+    name = factory.Sequence(lambda n: f"FY{2020 + n}")
+    period_start = datetime.date(2026, 1, 1)
+    period_end = datetime.date(2026, 12, 31)
+    rating_scale = factory.SubFactory(RatingScaleFactory)
+    status = Cycle.Status.GOAL_SETTING
+
+
+class CycleDeadlineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CycleDeadline
+
+    cycle = factory.SubFactory(CycleFactory)
+    phase = Cycle.Status.GOAL_SETTING
+    due_on = datetime.date(2026, 2, 15)
