@@ -107,7 +107,9 @@ def _partnered_roots(user) -> QuerySet:
 
 def partnered_departments(user) -> QuerySet[Department]:
     """Every department an HR business partner covers: the granted ones and their subtrees."""
-    return Department.objects.filter(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+    return Department.objects.filter(
+        pk__in=subtree_sql(Department, "parent", _partnered_roots(user))
+    )
 
 
 def headed_departments(employee: Employee) -> QuerySet[Department]:

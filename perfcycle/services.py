@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.contrib.auth.models import Group
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
@@ -105,7 +105,11 @@ def department_create(
 
 @transaction.atomic
 def department_update(
-    *, actor, department: Department, data: dict[str, Any], expected_version: int | None,
+    *,
+    actor,
+    department: Department,
+    data: dict[str, Any],
+    expected_version: int | None,
     reason: str = "",
 ) -> Department:
     access.require(access.can_change_department(actor, department))
@@ -131,7 +135,11 @@ def position_create(*, actor, title: str, department: Department, grade: str = "
 
 @transaction.atomic
 def position_update(
-    *, actor, position: Position, data: dict[str, Any], expected_version: int | None,
+    *,
+    actor,
+    position: Position,
+    data: dict[str, Any],
+    expected_version: int | None,
     reason: str = "",
 ) -> Position:
     access.require(access.can_change_position(actor, position))
@@ -164,9 +172,7 @@ def _check_manager(employee: Employee | None, manager: Employee | None) -> None:
 
 def _check_position_department(position: Position | None, department: Department) -> None:
     if position is not None and position.department_id != department.pk:
-        raise ValidationError(
-            {"position": _("The position belongs to another department.")}
-        )
+        raise ValidationError({"position": _("The position belongs to another department.")})
 
 
 @transaction.atomic
@@ -206,7 +212,11 @@ def employee_create(
 
 @transaction.atomic
 def employee_update(
-    *, actor, employee: Employee, data: dict[str, Any], expected_version: int | None,
+    *,
+    actor,
+    employee: Employee,
+    data: dict[str, Any],
+    expected_version: int | None,
     reason: str = "",
 ) -> Employee:
     """Change an employee's place (department, position, manager) or record.
@@ -223,7 +233,9 @@ def employee_update(
         data.get("position", locked.position), data.get("department", locked.department)
     )
     user = locked.user
-    user_changed = _apply(user, {"full_name": data.get("full_name", user.full_name)}, ("full_name",))
+    user_changed = _apply(
+        user, {"full_name": data.get("full_name", user.full_name)}, ("full_name",)
+    )
     if "email" in data:
         email = User.objects.normalize_email(data["email"])
         if email != user.email:
@@ -237,8 +249,9 @@ def employee_update(
         user.full_clean()
         user.save(update_fields=user_changed)
     changed = _apply(
-        locked, data, ("employee_number", "department", "position", "manager", "hire_date",
-                       "is_active")
+        locked,
+        data,
+        ("employee_number", "department", "position", "manager", "hire_date", "is_active"),
     )
     if user_changed and not changed:
         # The name or e-mail changed: still a change of the record, so it gets a version.
@@ -339,8 +352,10 @@ def _check_deadlines(cycle: Cycle, deadlines: dict[str, datetime.date]) -> None:
             )
         if due < cycle.period_start:
             raise ValidationError(
-                {"deadlines": _("The %(phase)s deadline falls before the period starts.")
-                 % {"phase": phase.label}}
+                {
+                    "deadlines": _("The %(phase)s deadline falls before the period starts.")
+                    % {"phase": phase.label}
+                }
             )
         previous = (phase, due)
 
@@ -354,12 +369,18 @@ def cycle_create(
     period_end: datetime.date,
     rating_scale: RatingScale,
     deadlines: dict[str, datetime.date] | None = None,
+    status: str = Cycle.Status.DRAFT,
 ) -> Cycle:
+    """Create a cycle. ``status`` other than draft is for recording past or running cycles
+    (seeding, migration from another system); the workflow moves it afterwards."""
     if actor is not None:
         access.require(access.can_change_cycle(actor))
     cycle = Cycle(
-        name=name.strip(), period_start=period_start, period_end=period_end,
+        name=name.strip(),
+        period_start=period_start,
+        period_end=period_end,
         rating_scale=rating_scale,
+        status=status,
     )
     if period_start and period_end and period_end <= period_start:
         raise ValidationError({"period_end": _("The period must end after it starts.")})
@@ -373,8 +394,13 @@ def cycle_create(
 
 @transaction.atomic
 def cycle_update(
-    *, actor, cycle: Cycle, data: dict[str, Any], expected_version: int | None,
-    deadlines: dict[str, datetime.date] | None = None, reason: str = "",
+    *,
+    actor,
+    cycle: Cycle,
+    data: dict[str, Any],
+    expected_version: int | None,
+    deadlines: dict[str, datetime.date] | None = None,
+    reason: str = "",
 ) -> Cycle:
     """Edit a cycle's settings. Its status moves only through the workflow services."""
     access.require(access.can_change_cycle(actor, cycle))

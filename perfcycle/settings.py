@@ -58,7 +58,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,6 +72,10 @@ MIDDLEWARE = [
     # Axes must be last: it turns a lockout raised by the backend into its response.
     "axes.middleware.AxesMiddleware",
 ]
+
+if not DEBUG:
+    # Production serves collected static files itself; the demo uses runserver's finder.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "perfcycle.urls"
 WSGI_APPLICATION = "perfcycle.wsgi.application"

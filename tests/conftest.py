@@ -24,6 +24,24 @@ from tests.factories import DepartmentFactory, EmployeeFactory, PositionFactory
 REQUIRE_SERVICES = os.environ.get("PERFCYCLE_REQUIRE_SERVICES") == "1"
 
 
+def pytest_sessionstart(session):
+    """In CI a missing PostgreSQL or Redis fails the run at once instead of being skipped."""
+    if not REQUIRE_SERVICES:
+        return
+    import redis
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if not engine.endswith("postgresql"):
+        pytest.exit(f"PERFCYCLE_REQUIRE_SERVICES=1 but the database is {engine}", returncode=3)
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+        pytest.exit("PERFCYCLE_REQUIRE_SERVICES=1 but no Redis broker is configured", returncode=3)
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis at {settings.REDIS_URL} is not reachable: {exc}", returncode=3)
+
+
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_no_lockouts(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -38,33 +56,55 @@ def org(db):
     people = DepartmentFactory(code="HR", name="People", parent=hq)
 
     ceo = EmployeeFactory(
-        department=hq, employee_number="E0001", user__full_name="Cora Chief",
+        department=hq,
+        employee_number="E0001",
+        user__full_name="Cora Chief",
         user__email="ceo@example.com",
     )
     manager = EmployeeFactory(
-        department=sales, manager=ceo, employee_number="E0002",
-        user__full_name="Mona Manager", user__email="manager@example.com",
+        department=sales,
+        manager=ceo,
+        employee_number="E0002",
+        user__full_name="Mona Manager",
+        user__email="manager@example.com",
     )
     rep = PositionFactory(title="Account executive", department=sales_east)
     employee = EmployeeFactory(
-        department=sales_east, manager=manager, position=rep, employee_number="E0003",
-        user__full_name="Emil Employee", user__email="employee@example.com",
+        department=sales_east,
+        manager=manager,
+        position=rep,
+        employee_number="E0003",
+        user__full_name="Emil Employee",
+        user__email="employee@example.com",
     )
     peer = EmployeeFactory(
-        department=sales_east, manager=manager, position=rep, employee_number="E0004",
-        user__full_name="Petra Peer", user__email="peer@example.com",
+        department=sales_east,
+        manager=manager,
+        position=rep,
+        employee_number="E0004",
+        user__full_name="Petra Peer",
+        user__email="peer@example.com",
     )
     other_manager = EmployeeFactory(
-        department=engineering, manager=ceo, employee_number="E0005",
-        user__full_name="Otto Other", user__email="other@example.com",
+        department=engineering,
+        manager=ceo,
+        employee_number="E0005",
+        user__full_name="Otto Other",
+        user__email="other@example.com",
     )
     outsider = EmployeeFactory(
-        department=engineering, manager=other_manager, employee_number="E0006",
-        user__full_name="Olga Outsider", user__email="outsider@example.com",
+        department=engineering,
+        manager=other_manager,
+        employee_number="E0006",
+        user__full_name="Olga Outsider",
+        user__email="outsider@example.com",
     )
     hr = EmployeeFactory(
-        department=people, manager=ceo, employee_number="E0007",
-        user__full_name="Hana HR", user__email="hr@example.com",
+        department=people,
+        manager=ceo,
+        employee_number="E0007",
+        user__full_name="Hana HR",
+        user__email="hr@example.com",
     )
     hq.head = ceo
     hq.save()
@@ -76,9 +116,19 @@ def org(db):
     hr.user.groups.add(Group.objects.get_or_create(name=access.HR_ADMIN_GROUP)[0])
     ceo.user.groups.add(Group.objects.get_or_create(name=access.EXECUTIVE_GROUP)[0])
     return SimpleNamespace(
-        hq=hq, sales=sales, sales_east=sales_east, engineering=engineering, people=people,
-        ceo=ceo, manager=manager, employee=employee, peer=peer,
-        other_manager=other_manager, outsider=outsider, hr=hr, position=rep,
+        hq=hq,
+        sales=sales,
+        sales_east=sales_east,
+        engineering=engineering,
+        people=people,
+        ceo=ceo,
+        manager=manager,
+        employee=employee,
+        peer=peer,
+        other_manager=other_manager,
+        outsider=outsider,
+        hr=hr,
+        position=rep,
     )
 
 

@@ -14,7 +14,9 @@ from perfcycle.services import StaleEdit
 
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = ValidationError(detail=detail)
     elif isinstance(exc, StaleEdit):
         return Response(
@@ -28,7 +30,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, IntegrityError):
         # A unique key raced with another write: the client may retry after re-reading.
         return Response(
-            {"detail": _("The record conflicts with one saved at the same time."), "code": "conflict"},
+            {
+                "detail": _("The record conflicts with one saved at the same time."),
+                "code": "conflict",
+            },
             status=status.HTTP_409_CONFLICT,
         )
     elif isinstance(exc, PermissionDenied):
