@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from .hierarchy import descendants_sql, subtree_sql
@@ -66,15 +66,17 @@ def roles(user) -> Roles:
         result = Roles(False, False, None, False, False)
     else:
         groups = set(user.groups.values_list("name", flat=True))
+        # One query for the record and both ways of being a manager.
         employee = (
             Employee.objects.select_related("user", "department", "position")
+            .annotate(
+                _has_reports=Exists(Employee.objects.filter(manager=OuterRef("pk"))),
+                _heads=Exists(Department.objects.filter(head=OuterRef("pk"))),
+            )
             .filter(user=user)
             .first()
         )
-        is_manager = bool(employee) and (
-            Employee.objects.filter(manager=employee).exists()
-            or Department.objects.filter(head=employee).exists()
-        )
+        is_manager = bool(employee) and (employee._has_reports or employee._heads)
         result = Roles(
             hr_admin=user.is_superuser or HR_ADMIN_GROUP in groups,
             executive=EXECUTIVE_GROUP in groups,

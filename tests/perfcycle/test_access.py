@@ -253,7 +253,7 @@ def test_it_decides_roles_in_a_fixed_number_of_queries(org, django_assert_max_nu
     for _ in range(30):
         EmployeeFactory(department=org.sales_east, manager=org.manager)
     user = fresh(org.manager.user)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(3):
         r = access.roles(user)
     assert r.is_manager and r.employee == org.manager
     with django_assert_max_num_queries(0):
