@@ -1,2 +1,162 @@
-def org_import(request): raise NotImplementedError
-def org_import_detail(request, pk): raise NotImplementedError
+"""The organisation import pages: upload a CSV, see what it did or why it was refused."""
+
+import csv
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_safe
+
+from perfcycle import access
+from perfcycle import org_import as service
+from perfcycle.models import OrgImport
+
+IMPORTS_PER_PAGE = 20
+ERRORS_PER_PAGE = 100
+# A validate-only run has no record to page through; the page shows this many errors.
+DRY_RUN_ERRORS_SHOWN = 500
+
+TEMPLATE_ROWS = [
+    ["E1001", "Ada Lovelace", "ada@example.com", "HQ", "Headquarters", "", "Chief executive",
+     "EX", "", "2015-03-02", "yes"],
+    ["E1002", "Ben Okafor", "ben@example.com", "SALES", "Sales", "HQ", "Sales director", "M2",
+     "E1001", "2018-09-17", "yes"],
+    ["E1003", "陈静", "chen.jing@example.com", "SALES", "Sales", "HQ", "Account executive", "P3",
+     "E1002", "2023-01-09", "no"],
+]  # fmt: skip
+
+
+class OrgImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy(
+            "A CSV file in UTF-8 with a header row; see the columns and the template."
+        ),
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    deactivate_missing = forms.BooleanField(
+        label=gettext_lazy("Deactivate people missing from the file"),
+        help_text=gettext_lazy(
+            "Active employees who are not in the file are marked as having left. "
+            "Use this only with a complete export."
+        ),
+        required=False,
+    )
+    dry_run = forms.BooleanField(
+        label=gettext_lazy("Validate only"),
+        help_text=gettext_lazy("Check the file and count what would change; nothing is saved."),
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problems = service.check_upload(upload, upload.name)
+        if problems:
+            raise forms.ValidationError([p.message for p in problems])
+        return upload
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def org_import(request):
+    access.require(access.can_import_org(request.user))
+    if request.method == "GET" and request.GET.get("download") == "template":
+        return _csv_response("organisation-template.csv", service.CSV_COLUMNS, TEMPLATE_ROWS)
+    if request.method == "POST":
+        form = OrgImportForm(request.POST, request.FILES)
+    else:
+        form = OrgImportForm()
+    outcome = None
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data["file"]
+        dry_run = form.cleaned_data["dry_run"]
+        outcome = service.import_org_file(
+            actor=request.user,
+            file=upload,
+            filename=upload.name,
+            deactivate_missing=form.cleaned_data["deactivate_missing"],
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            if outcome.ok:
+                messages.success(request, _("The organisation was imported."))
+            else:
+                messages.error(request, _("The file was refused; nothing was changed."))
+            return redirect("org_import_detail", pk=outcome.record.pk)
+    imports = OrgImport.objects.select_related("actor").defer("errors").order_by("-created_at")
+    context = {
+        "form": form,
+        "outcome": outcome,
+        "shown_errors": outcome.errors[:DRY_RUN_ERRORS_SHOWN] if outcome else [],
+        "page_obj": Paginator(imports, IMPORTS_PER_PAGE).get_page(request.GET.get("page")),
+        "columns": _column_help(),
+        "max_size": filesizeformat(settings.ORG_IMPORT_MAX_BYTES),
+    }
+    return render(request, "perfcycle/org_import.html", context)
+
+
+@login_required
+@require_safe
+def org_import_detail(request, pk):
+    access.require(access.can_import_org(request.user))
+    record = access.get_visible_or_404(OrgImport.objects.select_related("actor"), pk=pk)
+    if request.GET.get("download") == "errors":
+        rows = [[e["line"], e["field"], e["message"]] for e in record.errors]
+        name = f"import-{record.pk}-errors.csv"
+        return _csv_response(name, [_("line"), _("column"), _("problem")], rows)
+    page = Paginator(record.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"record": record, "counts": record, "errors": page, "page_obj": page}
+    return render(request, "perfcycle/org_import_detail.html", context)
+
+
+def _column_help() -> list[tuple[str, bool, str]]:
+    required = set(service.REQUIRED_VALUES)
+    return [(name, name in required, str(_COLUMN_HELP[name])) for name in service.CSV_COLUMNS]
+
+
+_COLUMN_HELP = {
+    "employee_number": gettext_lazy("The person's number in the HR system; it identifies them."),
+    "full_name": gettext_lazy("Name as it should appear everywhere."),
+    "email": gettext_lazy("Work e-mail address; it is the login."),
+    "department_code": gettext_lazy("Code of the person's department."),
+    "department_name": gettext_lazy("Name of that department (the same on every row)."),
+    "parent_department_code": gettext_lazy("Code of the department above; empty at the top."),
+    "position": gettext_lazy("Job title; a position is created in the department if needed."),
+    "grade": gettext_lazy("Optional column: the position's grade."),
+    "manager_employee_number": gettext_lazy(
+        "Employee number of the manager, in the file or already on record; empty at the top."
+    ),
+    "hire_date": gettext_lazy("Date as YYYY-MM-DD, for example 2024-03-31."),
+    "department_head": gettext_lazy(
+        "Optional column: “yes” makes the person head of their department, “no” heads none."
+    ),
+}
+
+
+def _csv_response(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # A byte-order mark so that Excel reads the file as UTF-8 (Chinese names included).
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows([[_spreadsheet_safe(value) for value in row] for row in rows])
+    return response
+
+
+def _spreadsheet_safe(value):
+    """Keep a spreadsheet from running a cell that came from an uploaded file as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
