@@ -193,9 +193,11 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="perfcycle <noreply@perfcycle.local>")
 
 REST_FRAMEWORK = {
+    # Token first: a request without credentials then gets a 401 with
+    # "WWW-Authenticate: Token" (the first class names the scheme), not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "perfcycle.api.pagination.Pagination",
@@ -207,6 +209,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "perfcycle.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "20/min"},
+    # Throttles identify clients by address. With 0, X-Forwarded-For is ignored (a client
+    # could otherwise send any address and dodge the throttle); set it to the number of
+    # proxies in front of the app when there are any.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "perfcycle API",

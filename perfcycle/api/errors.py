@@ -1,23 +1,32 @@
 """API errors: every refusal is a 4xx with field errors a client can act on, never a 500."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from perfcycle.services import StaleEdit
 
 
+def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """``{field: [message, ...]}`` with the field names the service used; errors about the
+    record as a whole (Django's ``__all__``) under DRF's ``non_field_errors``."""
+    if not hasattr(exc, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+    return {
+        (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): messages
+        for field, messages in exc.message_dict.items()
+    }
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-        exc = ValidationError(detail=detail)
+        exc = ValidationError(detail=_field_errors(exc))
     elif isinstance(exc, StaleEdit):
         return Response(
             {
