@@ -1,8 +1,12 @@
 """Forms of the core app. Forms parse and validate input; services do the writing."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
+
+from .models import Department, Position
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -10,3 +14,104 @@ class EmailAuthenticationForm(AuthenticationForm):
         label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+
+class EmailPasswordResetForm(PasswordResetForm):
+    """Password reset that also reaches people imported without a password yet.
+
+    People created by the organisation import get an unusable password; the reset
+    e-mail is how they set their first one, so (unlike Django's default) an unusable
+    password does not stop the e-mail. Inactive accounts still get nothing.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+        self.fields["email"].label = _("E-mail address")
+        self.fields["email"].help_text = _(
+            "We send a link to set a new password if this address belongs to an account."
+        )
+
+    def get_users(self, email):
+        return get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("Language of the pages"),
+        required=False,
+        help_text=_("Leave it on the browser's language to follow your browser's setting."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+        self.fields["language"].choices = [("", _("The browser's language")), *settings.LANGUAGES]
+
+
+class PositionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.title} — {obj.department.name}"
+
+
+class DirectoryFilterForm(forms.Form):
+    """The directory's search and filters; they travel in the URL (GET)."""
+
+    STATUS_ACTIVE = "active"
+    STATUS_LEFT = "left"
+    STATUS_ALL = "all"
+
+    q = forms.CharField(
+        label=_("Search people"),
+        required=False,
+        max_length=100,
+        help_text=_("Part of a name, an e-mail address or an employee number."),
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("All departments"),
+    )
+    subdepartments = forms.BooleanField(label=_("Include sub-departments"), required=False)
+    position = PositionChoiceField(
+        label=_("Position"),
+        queryset=Position.objects.none(),
+        required=False,
+        empty_label=_("All positions"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            (STATUS_ACTIVE, _("Current employees")),
+            (STATUS_LEFT, _("Left the company")),
+            (STATUS_ALL, _("Everyone")),
+        ],
+    )
+
+    def __init__(self, data, *, departments, positions, show_status: bool):
+        super().__init__(data)
+        self.label_suffix = ""
+        self.fields["department"].queryset = departments.order_by("name")
+        self.fields["position"].queryset = positions.select_related("department").order_by(
+            "title", "department__name"
+        )
+        if not show_status:
+            del self.fields["status"]
+
+    def filters(self) -> dict:
+        """The valid filters; an invalid one (say, a stale department id) is ignored."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "q": (data.get("q") or "").strip(),
+            "department": data.get("department"),
+            "subdepartments": bool(data.get("subdepartments")),
+            "position": data.get("position"),
+            "status": data.get("status") or self.STATUS_ACTIVE,
+        }

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .views import account, health, home, imports, org
 
@@ -28,6 +28,12 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("profile/", account.profile, name="profile"),
+    path("password/change/", account.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("language/", account.set_language, name="set_language"),
     # Organisation.
     path("org/departments/", org.department_tree, name="department_tree"),
@@ -45,6 +51,11 @@ urlpatterns = [
     # API.
     path("api/v1/", include("perfcycle.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    # The split view serves Swagger UI's start-up script as its own URL: no inline script.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+        name="api_docs",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,20 @@
-"""Login, password reset and a person's own settings (language)."""
+"""Login, password reset and change, and a person's own settings (language)."""
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from perfcycle.forms import EmailAuthenticationForm
+from perfcycle import access, services
+from perfcycle.forms import EmailAuthenticationForm, EmailPasswordResetForm, LanguageForm
 
 
 class LoginView(auth_views.LoginView):
@@ -11,6 +23,7 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = EmailPasswordResetForm
     email_template_name = "registration/password_reset_email.txt"
     html_email_template_name = "registration/password_reset_email.html"
     subject_template_name = "registration/password_reset_subject.txt"
@@ -20,9 +33,65 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     pass
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    success_url = reverse_lazy("password_change_done")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def profile(request):
-    raise NotImplementedError
+    user = request.user
+    form = LanguageForm(request.POST or None, initial={"language": user.language})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_set_language(user=user, language=form.cleaned_data["language"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            response = redirect("profile")
+            _remember_language(response, user.language)
+            with translation.override(user.language or translation.get_language()):
+                messages.success(request, _("Your language is saved."))
+            return response
+    context = {"form": form, "employee": access.roles(user).employee}
+    return render(request, "registration/profile.html", context)
 
 
+@require_POST
 def set_language(request):
-    raise NotImplementedError
+    """Switch the language of the pages; a logged-in person keeps it in their profile."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest(_("Choose a language from the list."))
+    if request.user.is_authenticated:
+        services.user_set_language(user=request.user, language=language)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("home") if request.user.is_authenticated else reverse("login")
+    response = HttpResponseRedirect(target)
+    _remember_language(response, language)
+    return response
+
+
+def _remember_language(response, language: str) -> None:
+    """The cookie carries the choice to pages seen before logging in (and the login page)."""
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    else:
+        response.delete_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )

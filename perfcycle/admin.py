@@ -1,0 +1,405 @@
+"""The Django admin, for HR's configuration of the organisation, cycles and rating scales.
+
+Who may do what here comes from ``perfcycle.access`` (not from Django's model permission
+rows), so the admin and the pages never disagree. Departments, positions and employees
+are saved through ``perfcycle.services`` with the version the editor loaded, so an edit
+made meanwhile elsewhere (the API, an import) is not silently overwritten.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdminMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import access, services
+from .admin_forms import (
+    CycleForm,
+    DeadlineFormSet,
+    DepartmentForm,
+    EmployeeForm,
+    PartnerOnlyGroupPermissionsForm,
+    PartnerOnlyUserPermissionsForm,
+    PositionForm,
+    RatingScaleForm,
+    UserAddForm,
+    UserEditForm,
+)
+from .models import (
+    Cycle,
+    CycleDeadline,
+    Department,
+    Employee,
+    OrgImport,
+    Position,
+    RatingLevel,
+    RatingScale,
+    User,
+)
+
+admin.site.site_header = _("perfcycle administration")
+admin.site.site_title = _("perfcycle admin")
+admin.site.index_title = _("Organisation, cycles and rating scales")
+
+
+def _hr_rights(user) -> bool:
+    """HR administrators everywhere, HR business partners in their departments."""
+    r = access.roles(user)
+    return r.hr_admin or r.is_partner
+
+
+class PolicyAdmin(SimpleHistoryAdmin):
+    """Permissions from the access policy; history is read-only (no revert past services)."""
+
+    def may_view(self, request) -> bool:
+        return access.roles(request.user).hr_admin
+
+    def may_change(self, request, obj=None) -> bool:
+        return access.roles(request.user).hr_admin
+
+    def has_module_permission(self, request):
+        return self.may_view(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.may_view(request) or self.may_change(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.may_change(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return self.may_change(request)
+
+    def has_delete_permission(self, request, obj=None):
+        # Records are deactivated, not deleted: history and later cycles point at them.
+        return request.user.is_superuser
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+
+class ServiceSavedAdmin(PolicyAdmin):
+    """Save through a create/update service; ``fields_saved`` go into the update's data."""
+
+    fields_saved: tuple[str, ...] = ()
+
+    def create(self, request, form):
+        raise NotImplementedError
+
+    def update(self, request, obj, form, data):
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = self.create(request, form)
+            # The admin goes on with its own object (messages, log entry, redirect).
+            for field in obj._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(created, field.attname))
+            return
+        data = {f: form.cleaned_data[f] for f in form.changed_data if f in self.fields_saved}
+        saved = self.update(request, obj, form, data)
+        obj.version = saved.version
+
+
+# --- users --------------------------------------------------------------------------
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserAddForm
+    list_display = ("email", "full_name", "is_active", "is_staff", "last_login")
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+    search_fields = ("email", "full_name")
+    ordering = ("full_name",)
+    filter_horizontal = ("groups", "user_permissions")
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Person"), {"fields": ("full_name", "language")}),
+        (
+            _("Access"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    def has_module_permission(self, request):
+        return access.roles(request.user).hr_admin
+
+    def has_view_permission(self, request, obj=None):
+        return access.roles(request.user).hr_admin
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (e-mail, password) is out of reach for anyone less.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return access.roles(request.user).hr_admin
+
+    def has_add_permission(self, request):
+        return access.roles(request.user).hr_admin
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser makes superusers or hands out single permissions.
+        fields = super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            fields = (*fields, "is_superuser", "user_permissions")
+        return fields
+
+
+# --- organisation -------------------------------------------------------------------
+
+
+@admin.register(Department)
+class DepartmentAdmin(GuardedModelAdminMixin, ServiceSavedAdmin):
+    """HR edits the tree; "Object permissions" grants the HR business partner role."""
+
+    form = DepartmentForm
+    fields_saved = ("code", "name", "parent", "head")
+    list_display = ("name", "code", "parent", "head")
+    list_select_related = ("parent", "head__user")
+    search_fields = ("name", "code")
+    autocomplete_fields = ("parent", "head")
+
+    def may_view(self, request):
+        return access.can_view_org_overview(request.user)
+
+    def may_change(self, request, obj=None):
+        return access.can_change_department(request.user, obj)
+
+    def get_obj_perms_manage_user_form(self, request):
+        return PartnerOnlyUserPermissionsForm
+
+    def get_obj_perms_manage_group_form(self, request):
+        return PartnerOnlyGroupPermissionsForm
+
+    def create(self, request, form):
+        d = form.cleaned_data
+        return services.department_create(
+            actor=request.user, code=d["code"], name=d["name"], parent=d["parent"], head=d["head"]
+        )
+
+    def update(self, request, obj, form, data):
+        return services.department_update(
+            actor=request.user,
+            department=obj,
+            data=data,
+            expected_version=form.cleaned_data.get("expected_version"),
+            reason=form.cleaned_data.get("change_reason", ""),
+        )
+
+
+@admin.register(Position)
+class PositionAdmin(ServiceSavedAdmin):
+    form = PositionForm
+    fields_saved = ("title", "department", "grade")
+    list_display = ("title", "department", "grade")
+    list_select_related = ("department",)
+    list_filter = ("grade",)
+    search_fields = ("title", "department__name", "department__code")
+    autocomplete_fields = ("department",)
+
+    def get_queryset(self, request):
+        return access.positions_changeable_by(request.user).select_related("department")
+
+    def may_view(self, request):
+        return _hr_rights(request.user)
+
+    def may_change(self, request, obj=None):
+        if obj is None:
+            return _hr_rights(request.user)
+        return access.can_change_position(request.user, obj)
+
+    def create(self, request, form):
+        d = form.cleaned_data
+        return services.position_create(
+            actor=request.user, title=d["title"], department=d["department"], grade=d["grade"]
+        )
+
+    def update(self, request, obj, form, data):
+        return services.position_update(
+            actor=request.user,
+            position=obj,
+            data=data,
+            expected_version=form.cleaned_data.get("expected_version"),
+            reason=form.cleaned_data.get("change_reason", ""),
+        )
+
+
+@admin.register(Employee)
+class EmployeeAdmin(ServiceSavedAdmin):
+    form = EmployeeForm
+    fields_saved = (
+        "employee_number",
+        "department",
+        "position",
+        "manager",
+        "hire_date",
+        "is_active",
+        "full_name",
+        "email",
+    )
+    fields = (
+        "full_name",
+        "email",
+        "employee_number",
+        "department",
+        "position",
+        "manager",
+        "hire_date",
+        "is_active",
+        "change_reason",
+        "expected_version",
+    )
+    list_display = ("employee_number", "name", "department", "position", "manager", "is_active")
+    list_select_related = ("user", "department", "position", "manager__user")
+    list_filter = ("is_active", "department", "hire_date")
+    search_fields = ("employee_number", "user__full_name", "user__email")
+    autocomplete_fields = ("department", "position", "manager")
+
+    @admin.display(description=_("name"), ordering="user__full_name")
+    def name(self, obj):
+        return obj.user.full_name
+
+    def get_queryset(self, request):
+        return access.employees_changeable_by(request.user).select_related("user")
+
+    def may_view(self, request):
+        return _hr_rights(request.user)
+
+    def may_change(self, request, obj=None):
+        if obj is None:
+            return _hr_rights(request.user)
+        return access.can_change_employee(request.user, obj)
+
+    def create(self, request, form):
+        d = form.cleaned_data
+        employee = services.employee_create(
+            actor=request.user,
+            email=d["email"],
+            full_name=d["full_name"],
+            employee_number=d["employee_number"],
+            department=d["department"],
+            hire_date=d["hire_date"],
+            position=d["position"],
+            manager=d["manager"],
+        )
+        if not d.get("is_active", True):
+            employee = services.employee_update(
+                actor=request.user,
+                employee=employee,
+                data={"is_active": False},
+                expected_version=employee.version,
+                reason=d.get("change_reason", ""),
+            )
+        return employee
+
+    def update(self, request, obj, form, data):
+        return services.employee_update(
+            actor=request.user,
+            employee=obj,
+            data=data,
+            expected_version=form.cleaned_data.get("expected_version"),
+            reason=form.cleaned_data.get("change_reason", ""),
+        )
+
+
+# --- rating scales and cycles -------------------------------------------------------
+
+
+class VersionBumpAdmin(PolicyAdmin):
+    """Scales and cycles are saved by the admin itself (with their inlines); the version
+    still moves so that an API edit started earlier is refused as stale."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.version += 1
+        services.stamp(obj, actor=request.user, reason=form.cleaned_data.get("change_reason") or "")
+        super().save_model(request, obj, form, change)
+
+
+class HRInlineMixin:
+    """Inline rows follow their parent: HR administrators edit them."""
+
+    def has_view_permission(self, request, obj=None):
+        return access.roles(request.user).hr_admin
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+
+class RatingLevelInline(HRInlineMixin, admin.TabularInline):
+    model = RatingLevel
+    extra = 0
+    min_num = 2
+    fields = ("value", "label", "description")
+
+
+@admin.register(RatingScale)
+class RatingScaleAdmin(VersionBumpAdmin):
+    form = RatingScaleForm
+    inlines = [RatingLevelInline]
+    list_display = ("name", "description")
+    search_fields = ("name",)
+
+    def may_change(self, request, obj=None):
+        return access.can_change_rating_scale(request.user, obj)
+
+
+class CycleDeadlineInline(HRInlineMixin, admin.TabularInline):
+    model = CycleDeadline
+    formset = DeadlineFormSet
+    extra = 0
+    fields = ("phase", "due_on")
+
+
+@admin.register(Cycle)
+class CycleAdmin(VersionBumpAdmin):
+    form = CycleForm
+    inlines = [CycleDeadlineInline]
+    list_display = ("name", "period_start", "period_end", "status", "rating_scale")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    autocomplete_fields = ("rating_scale",)
+
+    def may_change(self, request, obj=None):
+        return access.can_change_cycle(request.user, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once created, a cycle's phase moves only through the cycle workflow.
+        return ("status",) if obj is not None else ()
+
+
+@admin.register(OrgImport)
+class OrgImportAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "filename", "status", "rows", "created", "updated", "actor")
+    list_filter = ("status",)
+    search_fields = ("filename",)
+    list_select_related = ("actor",)
+
+    def has_module_permission(self, request):
+        return access.can_import_org(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.can_import_org(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
