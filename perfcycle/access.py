@@ -34,6 +34,7 @@ from .models import (
     DepartmentGroupObjectPermission,
     DepartmentUserObjectPermission,
     Employee,
+    OrgImport,
     Position,
     RatingScale,
 )
@@ -270,6 +271,19 @@ def can_change_rating_scale(user, scale: RatingScale | None = None) -> bool:
 
 def can_import_org(user) -> bool:
     return roles(user).hr_admin
+
+
+def org_imports_visible_to(user) -> QuerySet[OrgImport]:
+    """The import log holds every row's errors (names, e-mails): HR administrators only."""
+    if roles(user).hr_admin:
+        return OrgImport.objects.all()
+    return OrgImport.objects.none()
+
+
+def can_use_hr_admin(user) -> bool:
+    """The Django admin: HR administrators everywhere, partners for their departments."""
+    r = roles(user)
+    return r.hr_admin or r.is_partner
 
 
 def can_view_org_overview(user) -> bool:

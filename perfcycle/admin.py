@@ -42,12 +42,6 @@ admin.site.site_title = _("perfcycle admin")
 admin.site.index_title = _("Organisation, cycles and rating scales")
 
 
-def _hr_rights(user) -> bool:
-    """HR administrators everywhere, HR business partners in their departments."""
-    r = access.roles(user)
-    return r.hr_admin or r.is_partner
-
-
 class PolicyAdmin(SimpleHistoryAdmin):
     """Permissions from the access policy; history is read-only (no revert past services)."""
 
@@ -214,11 +208,11 @@ class PositionAdmin(ServiceSavedAdmin):
         return access.positions_changeable_by(request.user).select_related("department")
 
     def may_view(self, request):
-        return _hr_rights(request.user)
+        return access.can_use_hr_admin(request.user)
 
     def may_change(self, request, obj=None):
         if obj is None:
-            return _hr_rights(request.user)
+            return access.can_use_hr_admin(request.user)
         return access.can_change_position(request.user, obj)
 
     def create(self, request, form):
@@ -276,11 +270,11 @@ class EmployeeAdmin(ServiceSavedAdmin):
         return access.employees_changeable_by(request.user).select_related("user")
 
     def may_view(self, request):
-        return _hr_rights(request.user)
+        return access.can_use_hr_admin(request.user)
 
     def may_change(self, request, obj=None):
         if obj is None:
-            return _hr_rights(request.user)
+            return access.can_use_hr_admin(request.user)
         return access.can_change_employee(request.user, obj)
 
     def create(self, request, form):

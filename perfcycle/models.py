@@ -357,6 +357,9 @@ class OrgImport(models.Model):
     updated = models.PositiveIntegerField(_("updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     deactivated = models.PositiveIntegerField(_("deactivated"), default=0)
+    departments_created = models.PositiveIntegerField(_("departments created"), default=0)
+    departments_updated = models.PositiveIntegerField(_("departments updated"), default=0)
+    positions_created = models.PositiveIntegerField(_("positions created"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
 
     class Meta:

@@ -245,6 +245,10 @@ def employee_update(
                 )
             user.email = email
             user_changed.append("email")
+    if "is_active" in data and user.is_active != data["is_active"]:
+        # A leaver's login stops working with their record; a returner's works again.
+        user.is_active = data["is_active"]
+        user_changed.append("is_active")
     if user_changed:
         user.full_clean()
         user.save(update_fields=user_changed)
@@ -411,15 +415,33 @@ def cycle_update(
     if locked.period_end <= locked.period_start:
         raise ValidationError({"period_end": _("The period must end after it starts.")})
     if deadlines is not None:
-        _check_deadlines(locked, deadlines)
-        _write_deadlines(locked, deadlines, actor=actor)
+        _check_deadlines(locked, {k: v for k, v in deadlines.items() if v is not None})
+        current = {d.phase: d.due_on for d in locked.deadlines.all()}
+        merged = {**current, **deadlines}
+        merged = {phase: due for phase, due in merged.items() if due is not None}
+        # Checked as a whole: a new date must also fit the deadlines that stay.
+        _check_deadlines(locked, merged)
+        if _write_deadlines(locked, deadlines, actor=actor) and not changed:
+            # Deadlines are part of the cycle's settings: a change moves its version on.
+            locked.version += 1
+            stamp(locked, actor=actor, reason=reason or _("Deadlines changed"))
+            locked.save(update_fields=["version"])
+            return locked
     return _save_edit(locked, changed, actor=actor, reason=reason)
 
 
-def _write_deadlines(cycle: Cycle, deadlines: dict[str, datetime.date], *, actor) -> None:
+def _write_deadlines(cycle: Cycle, deadlines: dict[str, datetime.date | None], *, actor) -> bool:
+    """Set (or, with ``None``, clear) phase deadlines; say whether anything changed."""
     existing = {d.phase: d for d in cycle.deadlines.all()}
+    touched = False
     for phase, due in deadlines.items():
         current = existing.get(phase)
+        if due is None:
+            if current is not None:
+                stamp(current, actor=actor, reason=_("Deadline removed"))
+                current.delete()
+                touched = True
+            continue
         if current is None:
             current = CycleDeadline(cycle=cycle, phase=phase, due_on=due)
         elif current.due_on == due:
@@ -427,6 +449,8 @@ def _write_deadlines(cycle: Cycle, deadlines: dict[str, datetime.date], *, actor
         current.due_on = due
         stamp(current, actor=actor, reason=_("Deadline set"))
         current.save()
+        touched = True
+    return touched
 
 
 def user_set_language(*, user: User, language: str) -> User:

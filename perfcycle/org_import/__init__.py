@@ -146,6 +146,9 @@ def _import(
                 updated=counts["updated"],
                 unchanged=counts["unchanged"],
                 deactivated=counts["deactivated"],
+                departments_created=counts["departments_created"],
+                departments_updated=counts["departments_updated"],
+                positions_created=counts["positions_created"],
             )
             if not dry_run:
                 apply(plan, snapshot, changes, actor=actor, filename=filename)

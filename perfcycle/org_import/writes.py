@@ -303,7 +303,20 @@ def _write_employees(
         bulk_update_with_history(
             changed, Employee, sorted(fields), batch_size=BATCH_SIZE, **history
         )
+        _sync_logins(changes)
     return employee_id
+
+
+def _sync_logins(changes: Changes) -> None:
+    """A leaver's login stops working; a returner's works again (they reset the password)."""
+    leaving = [n for n, diff in changes.changed_employees.items() if diff.get("is_active") is False]
+    returning = [
+        n for n, diff in changes.changed_employees.items() if diff.get("is_active") is True
+    ]
+    if leaving:
+        User.objects.filter(employee__employee_number__in=leaving).update(is_active=False)
+    if returning:
+        User.objects.filter(employee__employee_number__in=returning).update(is_active=True)
 
 
 def _write_departments(

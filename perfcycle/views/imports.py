@@ -16,7 +16,6 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from perfcycle import access
 from perfcycle import org_import as service
-from perfcycle.models import OrgImport
 
 IMPORTS_PER_PAGE = 20
 ERRORS_PER_PAGE = 100
@@ -94,7 +93,12 @@ def org_import(request):
             else:
                 messages.error(request, _("The file was refused; nothing was changed."))
             return redirect("org_import_detail", pk=outcome.record.pk)
-    imports = OrgImport.objects.select_related("actor").defer("errors").order_by("-created_at")
+    imports = (
+        access.org_imports_visible_to(request.user)
+        .select_related("actor")
+        .defer("errors")
+        .order_by("-created_at")
+    )
     context = {
         "form": form,
         "outcome": outcome,
@@ -110,7 +114,9 @@ def org_import(request):
 @require_safe
 def org_import_detail(request, pk):
     access.require(access.can_import_org(request.user))
-    record = access.get_visible_or_404(OrgImport.objects.select_related("actor"), pk=pk)
+    record = access.get_visible_or_404(
+        access.org_imports_visible_to(request.user).select_related("actor"), pk=pk
+    )
     if request.GET.get("download") == "errors":
         rows = [[e["line"], e["field"], e["message"]] for e in record.errors]
         name = f"import-{record.pk}-errors.csv"

@@ -91,6 +91,7 @@ def test_it_creates_the_organisation_from_the_rows():
     assert outcome.ok, outcome.errors
     assert (outcome.created, outcome.updated, outcome.unchanged) == (6, 0, 0)
     assert (outcome.departments_created, outcome.positions_created) == (4, 5)
+    assert (outcome.record.departments_created, outcome.record.positions_created) == (4, 5)
     tree = {d.code: (d.name, d.parent and d.parent.code) for d in Department.objects.all()}
     assert tree == {
         "ACME": ("Acme", None),
@@ -490,10 +491,12 @@ def test_people_missing_from_the_file_are_left_alone_unless_asked():
     eli = emp("C005")
     assert not eli.is_active and eli.version == 2
     assert eli.history.latest().prev_record.is_active
+    assert not eli.user.is_active, "a leaver's login must stop working"
 
     back = run(company())
     assert (back.updated, back.unchanged) == (1, 5)
     assert emp("C005").is_active
+    assert emp("C005").user.is_active
 
 
 # --- department heads ---------------------------------------------------------------

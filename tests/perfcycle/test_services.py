@@ -242,3 +242,81 @@ def test_it_refuses_an_unknown_language(employee):
     services.user_set_language(user=employee, language="zh-hans")
     employee.refresh_from_db()
     assert employee.language == "zh-hans"
+
+
+def test_it_closes_a_leaver_s_login_and_reopens_it_when_they_return(org, hr_admin):
+    left = services.employee_update(
+        actor=hr_admin,
+        employee=org.peer,
+        data={"is_active": False},
+        expected_version=org.peer.version,
+        reason="Resigned",
+    )
+    left.user.refresh_from_db()
+    assert not left.user.is_active
+    back = services.employee_update(
+        actor=hr_admin,
+        employee=left,
+        data={"is_active": True},
+        expected_version=left.version,
+        reason="Rehired",
+    )
+    back.user.refresh_from_db()
+    assert back.user.is_active
+    assert [h.history_change_reason for h in back.history.all()[:2]] == ["Rehired", "Resigned"]
+
+
+@pytest.fixture
+def cycle(hr_admin):
+    return services.cycle_create(
+        actor=hr_admin,
+        name="FY2027",
+        period_start=D(2027, 1, 1),
+        period_end=D(2027, 12, 31),
+        rating_scale=RatingScaleFactory(),
+        deadlines={"goal_setting": D(2027, 2, 1), "self_review": D(2028, 1, 10)},
+    )
+
+
+def test_it_moves_a_cycle_s_version_on_when_only_a_deadline_changes(hr_admin, cycle):
+    updated = services.cycle_update(
+        actor=hr_admin,
+        cycle=cycle,
+        data={},
+        expected_version=cycle.version,
+        deadlines={"goal_setting": D(2027, 2, 15)},
+    )
+    assert updated.version == cycle.version + 1
+    with pytest.raises(services.StaleEdit):
+        services.cycle_update(
+            actor=hr_admin,
+            cycle=cycle,
+            data={},
+            expected_version=cycle.version,
+            deadlines={"goal_setting": D(2027, 3, 1)},
+        )
+    assert cycle.deadlines.get(phase="goal_setting").due_on == D(2027, 2, 15)
+
+
+def test_it_checks_a_new_deadline_against_the_ones_that_stay(hr_admin, cycle):
+    with pytest.raises(ValidationError) as error:
+        services.cycle_update(
+            actor=hr_admin,
+            cycle=cycle,
+            data={},
+            expected_version=cycle.version,
+            deadlines={"in_progress": D(2028, 6, 1)},
+        )
+    assert "deadlines" in error.value.message_dict
+    assert not cycle.deadlines.filter(phase="in_progress").exists()
+
+
+def test_it_clears_a_deadline(hr_admin, cycle):
+    services.cycle_update(
+        actor=hr_admin,
+        cycle=cycle,
+        data={},
+        expected_version=cycle.version,
+        deadlines={"self_review": None},
+    )
+    assert list(cycle.deadlines.values_list("phase", flat=True)) == ["goal_setting"]

@@ -11,12 +11,9 @@ from tests.factories import PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _passwords_under_the_test_hasher(org):
-    """factories.PASSWORD is hashed at import, before conftest switches the hasher; set it
-    again under the test hasher so the real login form can check it."""
-    for person in (org.ceo, org.manager, org.employee, org.peer, org.outsider, org.hr):
-        person.user.set_password(PASSWORD)
-        person.user.save(update_fields=["password"])
+def _company(org):
+    """Every test here logs in as one of the personas (password: factories.PASSWORD)."""
+    return org
 
 
 def log_in(client, email, password):
