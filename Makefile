@@ -44,7 +44,8 @@ lint: install
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test: messages lint
-	$(BIN)/python -m pytest
+	@# Persistent connections only keep live-server threads holding the test database open.
+	CONN_MAX_AGE=0 $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
