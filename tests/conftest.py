@@ -166,3 +166,25 @@ def fresh(user):
     """The same user without cached roles, as the next request would see them."""
     access.forget_roles(user)
     return user
+
+
+@pytest.fixture
+def celery_worker_thread(settings):
+    """A real Celery worker in a thread, consuming from the configured broker.
+
+    Without configuration that is Celery's in-memory broker; in CI (REDIS_URL) it is Redis.
+    Tasks are sent through the broker, not run inline, while the fixture is active.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from perfcycle.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = eager
