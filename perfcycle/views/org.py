@@ -26,6 +26,9 @@ __all__ = [
 def department_tree(request):
     visible = access.departments_visible_to(request.user)
     nodes = selectors.department_nodes(visible=visible, parent=None)
+    if len(nodes) == 1 and nodes[0].has_children:
+        # One company at the top: open it, so the divisions show without a click.
+        nodes[0].open_children = selectors.department_nodes(visible=visible, parent=nodes[0])
     return render(request, "perfcycle/department_tree.html", {"nodes": nodes})
 
 

@@ -58,12 +58,28 @@ def test_it_shows_the_tree_from_the_roots_with_head_and_headcount(client, org, e
     assert 'id="department-tree"' in html
     assert "Headquarters" in html and "HQ" in html and "Head: Cora Chief" in html
     assert "7 people" in html  # the whole company under the root
+    # A single company at the top is open: its divisions show without a click...
+    root_button = re.search(rf"<button[^>]*department-{org.hq.pk}-children[^>]*>", html, re.S)
+    assert 'aria-expanded="true"' in root_button.group(0)
+    assert "hx-get" not in root_button.group(0)
+    names = re.findall(r'class="tree-name" href="[^"]+">([^<]+)<', html)
+    assert names == ["Headquarters", "Engineering", "People", "Sales"]
+    # ...and a division's departments load lazily, through HTMX.
     button = re.search(r"<button[^>]*hx-get=\"([^\"]+)\"[^>]*>", html, re.S)
     assert 'aria-expanded="false"' in button.group(0)
-    assert button.group(1) == reverse("department_children", args=[org.hq.pk])
+    assert button.group(1) == reverse("department_children", args=[org.sales.pk])
     # Without JavaScript the name is a plain link to the department's page.
     assert f'href="{reverse("department_detail", args=[org.hq.pk])}"' in html
-    assert "Sales East" not in html  # lazily loaded
+    assert "Sales East" not in html
+
+
+def test_it_leaves_several_top_level_departments_closed(client, org, employee):
+    DepartmentFactory(code="SUB", name="Subsidiary")
+    client.force_login(employee)
+    html = client.get(reverse("department_tree")).content.decode()
+    names = re.findall(r'class="tree-name" href="[^"]+">([^<]+)<', html)
+    assert names == ["Headquarters", "Subsidiary"]
+    assert 'aria-expanded="true"' not in html
 
 
 def test_it_loads_one_level_of_children_as_a_fragment(client, org, employee):
