@@ -224,9 +224,11 @@ def employee_update(
     ``data`` may also carry ``full_name`` and ``email``, which live on the user.
     """
     access.require(access.can_change_employee(actor, employee))
-    if "department" in data and data["department"] != employee.department:
-        access.require(access.can_add_employee_to(actor, data["department"]))
     locked = _lock_for_edit(Employee, employee.pk, expected_version=expected_version)
+    # Compared with the stored row, not the caller's instance, which a form may already
+    # have changed: a move needs HR rights over the target department too.
+    if "department" in data and data["department"].pk != locked.department_id:
+        access.require(access.can_add_employee_to(actor, data["department"]))
     if "manager" in data:
         _check_manager(locked, data["manager"])
     _check_position_department(
@@ -278,6 +280,10 @@ def role_grant(*, actor, user: User, group_name: str) -> None:
         access.require(access.roles(actor).hr_admin)
     group, _created = Group.objects.get_or_create(name=group_name)
     user.groups.add(group)
+    if group_name == access.HR_ADMIN_GROUP and not user.is_staff:
+        # HR configures the organisation in the Django admin.
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     access.forget_roles(user)
 
 
@@ -286,6 +292,9 @@ def partner_grant(*, actor, user: User, department: Department) -> None:
     """Make ``user`` the HR business partner of ``department`` and its subtree."""
     access.require(access.roles(actor).hr_admin)
     assign_perm(f"perfcycle.{access.PARTNER_PERMISSION}", user, department)
+    if not user.is_staff:
+        user.is_staff = True  # partners edit their departments' people in the admin
+        user.save(update_fields=["is_staff"])
     access.forget_roles(user)
 
 
@@ -379,6 +388,7 @@ def cycle_create(
     (seeding, migration from another system); the workflow moves it afterwards."""
     if actor is not None:
         access.require(access.can_change_cycle(actor))
+    deadlines = {phase: due for phase, due in (deadlines or {}).items() if due is not None}
     cycle = Cycle(
         name=name.strip(),
         period_start=period_start,
@@ -414,19 +424,20 @@ def cycle_update(
     changed = _apply(locked, data, ("name", "period_start", "period_end", "rating_scale"))
     if locked.period_end <= locked.period_start:
         raise ValidationError({"period_end": _("The period must end after it starts.")})
+    current = {d.phase: d.due_on for d in locked.deadlines.all()}
     if deadlines is not None:
         _check_deadlines(locked, {k: v for k, v in deadlines.items() if v is not None})
-        current = {d.phase: d.due_on for d in locked.deadlines.all()}
-        merged = {**current, **deadlines}
-        merged = {phase: due for phase, due in merged.items() if due is not None}
-        # Checked as a whole: a new date must also fit the deadlines that stay.
-        _check_deadlines(locked, merged)
-        if _write_deadlines(locked, deadlines, actor=actor) and not changed:
-            # Deadlines are part of the cycle's settings: a change moves its version on.
-            locked.version += 1
-            stamp(locked, actor=actor, reason=reason or _("Deadlines changed"))
-            locked.save(update_fields=["version"])
-            return locked
+    merged = {**current, **(deadlines or {})}
+    # Checked as a whole, even when only the period moved: every deadline that stays must
+    # still fit the new dates and the others.
+    _check_deadlines(locked, {phase: due for phase, due in merged.items() if due is not None})
+    deadlines_moved = deadlines is not None and _write_deadlines(locked, deadlines, actor=actor)
+    if deadlines_moved and not changed:
+        # Deadlines are part of the cycle's settings: a change moves its version on.
+        locked.version += 1
+        stamp(locked, actor=actor, reason=reason or _("Deadlines changed"))
+        locked.save(update_fields=["version"])
+        return locked
     return _save_edit(locked, changed, actor=actor, reason=reason)
 
 

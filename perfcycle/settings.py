@@ -200,6 +200,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: DRF's browsable API renders inline styles our CSP forbids; people explore
+    # the API in the Swagger UI at /api/docs/, which is CSP-clean.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "perfcycle.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -264,4 +267,6 @@ LOGGING = {
 }
 
 # Demo seeding: one password for every demo login, printed by seed_demo.
-DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="perfcycle-demo")
+# Without DEBUG there is no default: a production database must never get an HR login
+# with a password printed in the README.
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="perfcycle-demo" if DEBUG else "")

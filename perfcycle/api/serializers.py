@@ -273,14 +273,19 @@ class CycleDeadlinesSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {
-            phase.value: serializers.DateField(required=False, help_text=phase.label)
+            # null clears a deadline that was set.
+            phase.value: serializers.DateField(
+                required=False, allow_null=True, help_text=phase.label
+            )
             for phase in DEADLINE_PHASES
         }
 
     def to_representation(self, instance):
         if hasattr(instance, "all"):  # a cycle's deadlines manager (prefetched in lists)
             instance = {deadline.phase: deadline.due_on for deadline in instance.all()}
-        return super().to_representation(instance)
+        # Phases without a deadline are left out (allow_null would render them as null).
+        shown = super().to_representation(instance)
+        return {phase: due for phase, due in shown.items() if due is not None}
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -244,3 +244,26 @@ def test_it_does_not_delete_cycles(org, hr_admin, running):
 def test_it_needs_a_login(org, running):
     assert APIClient().get(URL).status_code in (401, 403)
     assert APIClient().get(detail(running)).status_code in (401, 403)
+
+
+def test_it_clears_a_deadline_with_null(hr_admin):
+    from rest_framework.test import APIClient
+
+    from perfcycle import services
+    from tests.factories import RatingScaleFactory
+
+    cycle = services.cycle_create(
+        actor=hr_admin, name="FY2031", period_start=datetime.date(2031, 1, 1),
+        period_end=datetime.date(2031, 12, 31), rating_scale=RatingScaleFactory(),
+        deadlines={"goal_setting": datetime.date(2031, 2, 1),
+                   "self_review": datetime.date(2032, 1, 10)},
+    )  # fmt: skip
+    client = APIClient()
+    client.force_authenticate(hr_admin)
+    response = client.patch(
+        f"/api/v1/cycles/{cycle.pk}/",
+        {"version": cycle.version, "deadlines": {"self_review": None}},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["deadlines"] == {"goal_setting": "2031-02-01"}

@@ -341,3 +341,12 @@ def test_it_refuses_a_bad_number_of_employees(db, employees):
     with pytest.raises(CommandError, match="between 20 and 50000"):
         seed(employees=employees)
     assert not Employee.objects.exists()
+
+
+def test_it_refuses_to_seed_without_a_chosen_password_when_debug_is_off(db, settings):
+    from django.core.management import CommandError, call_command
+
+    settings.DEMO_PASSWORD = ""
+    with pytest.raises(CommandError, match="DEMO_PASSWORD"):
+        call_command("seed_demo", "--employees", "20")
+    assert not Employee.objects.exists()

@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from perfcycle import services
 from perfcycle.models import Cycle, Department, Employee, User
-from tests.factories import PositionFactory, RatingScaleFactory
+from tests.conftest import fresh
+from tests.factories import EmployeeFactory, PositionFactory, RatingScaleFactory
 
 D = datetime.date
 
@@ -320,3 +321,42 @@ def test_it_clears_a_deadline(hr_admin, cycle):
         deadlines={"self_review": None},
     )
     assert list(cycle.deadlines.values_list("phase", flat=True)) == ["goal_setting"]
+
+
+def test_it_refuses_a_partner_moving_someone_out_of_their_departments(org, hr_admin):
+    partner = EmployeeFactory(department=org.people).user
+    services.partner_grant(actor=hr_admin, user=partner, department=org.sales)
+    partner = fresh(partner)
+    # As a model form would hand it over: the instance already carries the new department.
+    org.employee.department = org.engineering
+    with pytest.raises(PermissionDenied):
+        services.employee_update(
+            actor=partner,
+            employee=org.employee,
+            data={"department": org.engineering, "position": None},
+            expected_version=org.employee.version,
+        )
+    assert Employee.objects.get(pk=org.employee.pk).department == org.sales_east
+
+
+def test_it_gives_hr_roles_the_admin(org, hr_admin):
+    person = EmployeeFactory(department=org.people).user
+    services.role_grant(actor=hr_admin, user=person, group_name="hr_admin")
+    other = EmployeeFactory(department=org.people).user
+    services.partner_grant(actor=hr_admin, user=other, department=org.sales)
+    person.refresh_from_db()
+    other.refresh_from_db()
+    assert person.is_staff and other.is_staff
+
+
+def test_it_refuses_moving_the_period_past_deadlines_that_stay(hr_admin, cycle):
+    with pytest.raises(ValidationError) as error:
+        services.cycle_update(
+            actor=hr_admin,
+            cycle=cycle,
+            data={"period_start": D(2027, 6, 1)},
+            expected_version=cycle.version,
+        )
+    assert "deadlines" in error.value.message_dict
+    cycle.refresh_from_db()
+    assert cycle.period_start == D(2027, 1, 1)

@@ -45,6 +45,13 @@ class Command(BaseCommand):
                 _("--employees must be between %(min)s and %(max)s; you asked for %(n)s.")
                 % {"min": demo.MIN_EMPLOYEES, "max": demo.MAX_EMPLOYEES, "n": employees}
             )
+        if not settings.DEMO_PASSWORD:
+            raise CommandError(
+                _(
+                    "DEBUG is off and DEMO_PASSWORD is not set; set DEMO_PASSWORD to the "
+                    "password the demo logins should have."
+                )
+            )
         existing = Employee.objects.count()
         if existing:
             if if_empty:
