@@ -281,9 +281,10 @@ def org_imports_visible_to(user) -> QuerySet[OrgImport]:
 
 
 def can_use_hr_admin(user) -> bool:
-    """The Django admin: HR administrators everywhere, partners for their departments."""
+    """The Django admin: HR administrators everywhere, partners for their departments
+    (their grants give them staff status, which the admin's login also requires)."""
     r = roles(user)
-    return r.hr_admin or r.is_partner
+    return bool(getattr(user, "is_staff", False)) and (r.hr_admin or r.is_partner)
 
 
 def can_view_org_overview(user) -> bool:

@@ -28,6 +28,6 @@ def _navigation(user) -> dict:
         "cycles": r.hr_admin,
         "reports": r.sees_everyone or r.is_partner or r.is_manager,
         "import": access.can_import_org(user),
-        "admin": user.is_staff,
+        "admin": access.can_use_hr_admin(user),
         "roles": r,
     }

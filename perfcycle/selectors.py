@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from .hierarchy import MAX_DEPTH, subtree_sql
-from .models import Cycle, CycleDeadline, Department, Employee, OrgImport, Position
+from .models import Cycle, CycleDeadline, Department, Employee, OrgImport, Position, User
 
 
 def current_cycle() -> Cycle | None:
@@ -152,31 +152,31 @@ def employee_search(
 
 
 # Fields of an employee's history shown as "field: old -> new", and where names come from.
-_HISTORY_FIELDS = ("employee_number", "department", "position", "manager", "hire_date", "is_active")
+_HISTORY_FIELDS = ["employee_number", "department", "position", "manager", "hire_date", "is_active"]
+# The login follows the record's activation, so only its name and address are shown.
+_USER_HISTORY_FIELDS = ["full_name", "email"]
 
 
 def employee_history(employee: Employee, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest changes to an employee's record: when, who, why and what changed.
+    """The latest changes to a person: their employee record and their login's name,
+    e-mail and activation; when, who, why and what changed, newest first.
 
-    Three to six queries whatever the history's length: the rows (plus the one before
-    the oldest shown, to diff against) and one fetch per kind of related name.
+    Four to seven queries whatever the history's length: the rows of both records (plus
+    the one before the oldest shown, to diff against) and one fetch per kind of name.
     """
-    rows = list(
-        Employee.history.filter(id=employee.pk)
-        .select_related("history_user")
-        .order_by("-history_date", "-history_id")[: limit + 1]
+    entries = _changes(Employee, employee.pk, _HISTORY_FIELDS, limit) + _changes(
+        User, employee.user_id, _USER_HISTORY_FIELDS, limit
     )
-    entries, wanted = [], {"department": set(), "position": set(), "manager": set()}
-    for index, row in enumerate(rows[:limit]):
-        older = rows[index + 1] if index + 1 < len(rows) else None
-        changes = []
-        if older is not None and row.history_type == "~":
-            delta = row.diff_against(older, included_fields=_HISTORY_FIELDS)
-            for change in delta.changes:
-                changes.append({"field": change.field, "old": change.old, "new": change.new})
-                if change.field in wanted:
-                    wanted[change.field].update(v for v in (change.old, change.new) if v)
-        entries.append({"row": row, "changes": changes})
+    # A name or e-mail change also moves the employee record's version; that row says
+    # nothing the login's row does not.
+    entries = [e for e in entries if e["changes"] or e["row"].history_type != "~"]
+    entries.sort(key=lambda e: (e["row"].history_date, e["row"].history_id), reverse=True)
+    entries = entries[:limit]
+    wanted = {"department": set(), "position": set(), "manager": set()}
+    for entry in entries:
+        for change in entry["changes"]:
+            if change["field"] in wanted:
+                wanted[change["field"]].update(v for v in (change["old"], change["new"]) if v)
     # in_bulk() of an empty set answers without a query.
     names = {
         "department": Department.objects.in_bulk(wanted["department"]),
@@ -185,8 +185,7 @@ def employee_history(employee: Employee, *, limit: int = 20) -> list[dict[str, A
     }
     for entry in entries:
         for change in entry["changes"]:
-            field = Employee._meta.get_field(change["field"])
-            change["label"] = field.verbose_name
+            change["label"] = entry["model"]._meta.get_field(change["field"]).verbose_name
             if change["field"] in names:
                 lookup = names[change["field"]]
                 change["old"] = _name_of(lookup.get(change["old"]), change["old"])
@@ -194,6 +193,23 @@ def employee_history(employee: Employee, *, limit: int = 20) -> list[dict[str, A
             elif isinstance(change["new"], bool):
                 change["old"] = _("yes") if change["old"] else _("no")
                 change["new"] = _("yes") if change["new"] else _("no")
+    return entries
+
+
+def _changes(model, pk: int, fields: list[str], limit: int) -> list[dict[str, Any]]:
+    rows = list(
+        model.history.filter(id=pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[: limit + 1]
+    )
+    entries = []
+    for index, row in enumerate(rows[:limit]):
+        older = rows[index + 1] if index + 1 < len(rows) else None
+        changes = []
+        if older is not None and row.history_type == "~":
+            delta = row.diff_against(older, included_fields=fields)
+            changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes]
+        entries.append({"row": row, "changes": changes, "model": model})
     return entries
 
 

@@ -194,6 +194,7 @@ def employee_create(
     _check_position_department(position, department)
     user = User(email=email, full_name=full_name.strip())
     user.set_unusable_password()
+    stamp(user, actor=actor, reason=_("Created"))
     user.full_clean()
     user.save()
     employee = Employee(
@@ -252,6 +253,7 @@ def employee_update(
         user.is_active = data["is_active"]
         user_changed.append("is_active")
     if user_changed:
+        stamp(user, actor=actor, reason=reason)
         user.full_clean()
         user.save(update_fields=user_changed)
     changed = _apply(

@@ -174,7 +174,7 @@ def apply(plan: Plan, snapshot: Snapshot, changes: Changes, *, actor, filename: 
         "default_change_reason": reason,
         "default_date": timezone.now(),
     }
-    user_id = _write_users(snapshot, changes)
+    user_id = _write_users(snapshot, changes, history)
     new_departments = [
         Department(code=code, name=plan.departments[code]["department_name"])
         for code in changes.new_departments
@@ -189,7 +189,7 @@ def apply(plan: Plan, snapshot: Snapshot, changes: Changes, *, actor, filename: 
     _write_departments(changes, new_departments, snapshot, department_id, employee_id, history)
 
 
-def _write_users(snapshot: Snapshot, changes: Changes) -> dict[str, int]:
+def _write_users(snapshot: Snapshot, changes: Changes, history: dict[str, Any]) -> dict[str, int]:
     # Unusable passwords (people set theirs through password reset), random like Django's
     # make_password(None), but without its per-character cost on 10,000 people.
     new_users = [
@@ -200,15 +200,16 @@ def _write_users(snapshot: Snapshot, changes: Changes) -> dict[str, int]:
         )
         for row in changes.new_users
     ]
-    User.objects.bulk_create(new_users, batch_size=BATCH_SIZE)
+    if new_users:
+        bulk_create_with_history(new_users, User, batch_size=BATCH_SIZE, **history)
     if changes.changed_users:
-        User.objects.bulk_update(
-            [
-                User(id=pk, full_name=row["full_name"], email=row["email"])
-                for pk, row in changes.changed_users
-            ],
-            ["full_name", "email"],
-            batch_size=BATCH_SIZE,
+        # Whole rows, so each history row holds the user as it now is.
+        users = User.objects.in_bulk([pk for pk, _row in changes.changed_users])
+        for pk, row in changes.changed_users:
+            users[pk].full_name = row["full_name"]
+            users[pk].email = row["email"]
+        bulk_update_with_history(
+            list(users.values()), User, ["full_name", "email"], batch_size=BATCH_SIZE, **history
         )
     user_id = {email: u["id"] for email, u in snapshot.user_by_email.items()}
     user_id.update({u.email: u.pk for u in new_users})
@@ -303,20 +304,25 @@ def _write_employees(
         bulk_update_with_history(
             changed, Employee, sorted(fields), batch_size=BATCH_SIZE, **history
         )
-        _sync_logins(changes)
+        _sync_logins(changes, history)
     return employee_id
 
 
-def _sync_logins(changes: Changes) -> None:
+def _sync_logins(changes: Changes, history: dict[str, Any]) -> None:
     """A leaver's login stops working; a returner's works again (they reset the password)."""
     leaving = [n for n, diff in changes.changed_employees.items() if diff.get("is_active") is False]
     returning = [
         n for n, diff in changes.changed_employees.items() if diff.get("is_active") is True
     ]
-    if leaving:
-        User.objects.filter(employee__employee_number__in=leaving).update(is_active=False)
-    if returning:
-        User.objects.filter(employee__employee_number__in=returning).update(is_active=True)
+    active = {number: False for number in leaving} | {number: True for number in returning}
+    if not active:
+        return
+    users = list(
+        User.objects.filter(employee__employee_number__in=active).select_related("employee")
+    )
+    for user in users:
+        user.is_active = active[user.employee.employee_number]
+    bulk_update_with_history(users, User, ["is_active"], batch_size=BATCH_SIZE, **history)
 
 
 def _write_departments(

@@ -112,6 +112,6 @@ def employee_profile(request, pk):
             .select_related("user", "position")
             .order_by("user__full_name"),
             history=selectors.employee_history(person),
-            can_change=user.is_staff and access.can_change_employee(user, person),
+            can_change=access.can_use_hr_admin(user) and access.can_change_employee(user, person),
         )
     return render(request, "perfcycle/employee_profile.html", context)

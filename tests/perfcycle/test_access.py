@@ -176,15 +176,17 @@ def test_it_lets_hr_change_anyone(org, hr_admin):
         ("manager", False),
         ("employee", False),
         ("outsider", False),
+        ("partner", False),
     ],
 )
 def test_it_shows_the_organisation_to_all_but_lets_only_hr_reshape_it(
     request, org, persona, may_change
 ):
     user = request.getfixturevalue(persona)
+    scale = RatingScaleFactory()
     assert access.departments_visible_to(user).count() == 5
     assert access.positions_visible_to(user).count() == 1
-    assert access.rating_scales_visible_to(user).count() == 0
+    assert list(access.rating_scales_visible_to(user)) == [scale]
     assert access.can_change_department(user, org.sales) is may_change
     assert access.can_change_rating_scale(user) is may_change
     assert access.can_change_cycle(user) is may_change

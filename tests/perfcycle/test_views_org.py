@@ -358,6 +358,23 @@ def test_it_shows_a_manager_the_full_record_chain_reports_and_history(
     assert "Edit in the admin" not in html  # a manager does not edit the record
 
 
+def test_it_shows_a_change_of_name_and_e_mail_in_the_history(client, org, hr_admin, manager):
+    services.employee_update(
+        actor=hr_admin,
+        employee=org.employee,
+        data={"full_name": "Emil Newname", "email": "emil.newname@example.com"},
+        expected_version=org.employee.version,
+        reason="Married",
+    )
+    client.force_login(manager)
+    html = client.get(reverse("employee_profile", args=[org.employee.pk])).content.decode()
+    history = re.search(r'aria-labelledby="profile-history".*?</section>', html, re.S).group(0)
+    assert "Married" in history and "Hana HR" in history
+    assert "Emil Employee → Emil Newname" in history
+    assert "employee@example.com → emil.newname@example.com" in history
+    assert "No change to the fields shown" not in history
+
+
 def test_it_links_hr_to_the_admin_and_lists_direct_reports(client, org, hr_admin):
     hr_admin.is_staff = True
     hr_admin.save()
