@@ -21,9 +21,12 @@ from .admin_forms import (
     PartnerOnlyGroupPermissionsForm,
     PartnerOnlyUserPermissionsForm,
     PositionForm,
+    RatingLevelFormSet,
     RatingScaleForm,
+    SafeAutocompleteSelect,
     UserAddForm,
     UserEditForm,
+    assignable,
 )
 from .models import (
     Cycle,
@@ -40,6 +43,20 @@ from .models import (
 admin.site.site_header = _("perfcycle administration")
 admin.site.site_title = _("perfcycle admin")
 admin.site.index_title = _("Organisation, cycles and rating scales")
+
+
+def has_admin_permission(request) -> bool:
+    """The admin is for HR: staff status alone (a manager's, say) does not let anyone in."""
+    user = request.user
+    return user.is_active and user.is_staff and access.can_use_hr_admin(user)
+
+
+admin.site.has_permission = has_admin_permission
+
+
+def is_autocomplete(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "autocomplete"
 
 
 class PolicyAdmin(SimpleHistoryAdmin):
@@ -69,6 +86,31 @@ class PolicyAdmin(SimpleHistoryAdmin):
 
     def revert_disabled(self, request, obj=None):
         return True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Only what the policy lets this user assign; another id is a "valid choice" error.
+        scoped = assignable(db_field.related_model, request.user)
+        if scoped is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = scoped
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = SafeAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        # The autocomplete of another admin's field offers what that field accepts.
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        scoped = assignable(self.model, request.user) if is_autocomplete(request) else None
+        if scoped is not None:
+            queryset = queryset.filter(pk__in=scoped.values("pk"))
+        return queryset, may_have_duplicates
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
 
 class ServiceSavedAdmin(PolicyAdmin):
@@ -172,6 +214,9 @@ class DepartmentAdmin(GuardedModelAdminMixin, ServiceSavedAdmin):
     def may_change(self, request, obj=None):
         return access.can_change_department(request.user, obj)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
     def get_obj_perms_manage_user_form(self, request):
         return PartnerOnlyUserPermissionsForm
 
@@ -205,7 +250,9 @@ class PositionAdmin(ServiceSavedAdmin):
     autocomplete_fields = ("department",)
 
     def get_queryset(self, request):
-        return access.positions_changeable_by(request.user).select_related("department")
+        return access.positions_changeable_by(request.user).select_related(
+            *self.list_select_related
+        )
 
     def may_view(self, request):
         return access.can_use_hr_admin(request.user)
@@ -258,7 +305,7 @@ class EmployeeAdmin(ServiceSavedAdmin):
     )
     list_display = ("employee_number", "name", "department", "position", "manager", "is_active")
     list_select_related = ("user", "department", "position", "manager__user")
-    list_filter = ("is_active", "department", "hire_date")
+    list_filter = ("is_active", ("department", admin.RelatedOnlyFieldListFilter), "hire_date")
     search_fields = ("employee_number", "user__full_name", "user__email")
     autocomplete_fields = ("department", "position", "manager")
 
@@ -267,7 +314,12 @@ class EmployeeAdmin(ServiceSavedAdmin):
         return obj.user.full_name
 
     def get_queryset(self, request):
-        return access.employees_changeable_by(request.user).select_related("user")
+        if is_autocomplete(request):  # a manager or head is picked from a wider circle
+            return assignable(Employee, request.user).select_related("user")
+        # The changelist skips list_select_related once a queryset selects anything.
+        return access.employees_changeable_by(request.user).select_related(
+            *self.list_select_related
+        )
 
     def may_view(self, request):
         return access.can_use_hr_admin(request.user)
@@ -312,64 +364,94 @@ class EmployeeAdmin(ServiceSavedAdmin):
 # --- rating scales and cycles -------------------------------------------------------
 
 
-class VersionBumpAdmin(PolicyAdmin):
-    """Scales and cycles are saved by the admin itself (with their inlines); the version
-    still moves so that an API edit started earlier is refused as stale."""
+class InlineServiceSavedAdmin(PolicyAdmin):
+    """Saved with its inline rows by a service, which the form calls as it validates (see
+    ``admin_forms.ServiceSavedForm``); here the admin only takes over the saved record."""
 
     def save_model(self, request, obj, form, change):
-        if change:
-            obj.version += 1
-        services.stamp(obj, actor=request.user, reason=form.cleaned_data.get("change_reason") or "")
-        super().save_model(request, obj, form, change)
+        if form.saved is None:
+            return
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(form.saved, field.attname))
+
+    def save_related(self, request, form, formsets, change):
+        form.save_m2m()
+        for formset in formsets:  # written by the service; nothing left to save
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
-class HRInlineMixin:
-    """Inline rows follow their parent: HR administrators edit them."""
+class RatingLevelInline(admin.TabularInline):
+    model = RatingLevel
+    formset = RatingLevelFormSet
+    extra = 0
+    min_num = 2
+    fields = ("value", "label", "description")
 
     def has_view_permission(self, request, obj=None):
-        return access.roles(request.user).hr_admin
+        return access.can_change_rating_scale(request.user, obj)
+
+    def has_add_permission(self, request, obj=None):
+        # Levels are set when the scale is created (there is no service to change them).
+        return obj is None and access.can_change_rating_scale(request.user)
+
+    has_change_permission = has_add_permission
+    has_delete_permission = has_add_permission
+
+
+@admin.register(RatingScale)
+class RatingScaleAdmin(InlineServiceSavedAdmin):
+    form = RatingScaleForm
+    inlines = [RatingLevelInline]
+    list_display = ("name", "description")
+    search_fields = ("name",)
+
+    def may_view(self, request):
+        return access.can_change_rating_scale(request.user)
+
+    def may_change(self, request, obj=None):
+        return access.can_change_rating_scale(request.user, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # Name and description: the version still moves, so an older edit is refused.
+        obj.version += 1
+        services.stamp(obj, actor=request.user, reason=form.cleaned_data.get("change_reason"))
+        obj.save()
+
+
+class CycleDeadlineInline(admin.TabularInline):
+    model = CycleDeadline
+    formset = DeadlineFormSet
+    extra = 0
+    fields = ("phase", "due_on")
+
+    def has_view_permission(self, request, obj=None):
+        return access.can_change_cycle(request.user, obj)
 
     has_change_permission = has_view_permission
     has_add_permission = has_view_permission
     has_delete_permission = has_view_permission
 
 
-class RatingLevelInline(HRInlineMixin, admin.TabularInline):
-    model = RatingLevel
-    extra = 0
-    min_num = 2
-    fields = ("value", "label", "description")
-
-
-@admin.register(RatingScale)
-class RatingScaleAdmin(VersionBumpAdmin):
-    form = RatingScaleForm
-    inlines = [RatingLevelInline]
-    list_display = ("name", "description")
-    search_fields = ("name",)
-
-    def may_change(self, request, obj=None):
-        return access.can_change_rating_scale(request.user, obj)
-
-
-class CycleDeadlineInline(HRInlineMixin, admin.TabularInline):
-    model = CycleDeadline
-    formset = DeadlineFormSet
-    extra = 0
-    fields = ("phase", "due_on")
-
-
 @admin.register(Cycle)
-class CycleAdmin(VersionBumpAdmin):
+class CycleAdmin(InlineServiceSavedAdmin):
     form = CycleForm
     inlines = [CycleDeadlineInline]
     list_display = ("name", "period_start", "period_end", "status", "rating_scale")
+    list_select_related = ("rating_scale",)
     list_filter = ("status",)
     search_fields = ("name",)
     autocomplete_fields = ("rating_scale",)
 
+    def may_view(self, request):
+        return access.can_change_cycle(request.user)
+
     def may_change(self, request, obj=None):
         return access.can_change_cycle(request.user, obj)
+
+    def get_queryset(self, request):
+        return access.cycles_visible_to(request.user).select_related(*self.list_select_related)
 
     def get_readonly_fields(self, request, obj=None):
         # Once created, a cycle's phase moves only through the cycle workflow.
@@ -382,6 +464,11 @@ class OrgImportAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("filename",)
     list_select_related = ("actor",)
+
+    def get_queryset(self, request):
+        return access.org_imports_visible_to(request.user).select_related(
+            *self.list_select_related
+        )
 
     def has_module_permission(self, request):
         return access.can_import_org(request.user)

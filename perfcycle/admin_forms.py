@@ -2,14 +2,64 @@
 the services' checks shown next to the field instead of failing on save."""
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import connections
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm
 
-from . import access
+from . import access, services
 from .hierarchy import ancestor_ids
 from .models import DEADLINE_PHASES, Cycle, Department, Employee, Position, RatingScale, User
+
+STALE_MESSAGE = _(
+    "Someone else changed this record after you opened it. Reload the "
+    "page to see their change, then make yours again."
+)
+
+
+def assignable(model, user) -> QuerySet | None:
+    """The records ``user`` may pick in a foreign-key field pointing at ``model``.
+
+    ``None`` for a model the admin does not scope (the field keeps its own choices).
+    """
+    if model is Department:
+        if access.roles(user).hr_admin:
+            return access.departments_visible_to(user)
+        return access.partnered_departments(user)
+    if model is Position:
+        return access.positions_changeable_by(user)
+    if model is Employee:
+        return access.directory_visible_to(user) | access.employees_visible_to(user)
+    if model is RatingScale:
+        return access.rating_scales_visible_to(user)
+    return None
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Re-renders a form whose submitted value is not an id (``abc``, a number too big
+    for the column) with the field's error instead of failing while looking it up."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if self._is_lookup_value(v)], attr)
+
+    def _is_lookup_value(self, value) -> bool:
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(
+            getattr(remote, "field_name", None) or remote.model._meta.pk.name
+        )
+        try:
+            converted = target.to_python(value)
+        except ValidationError:
+            return False
+        if isinstance(converted, int):
+            low, high = connections[self.db or "default"].ops.integer_field_range(
+                target.get_internal_type()
+            )
+            return (low is None or converted >= low) and (high is None or converted <= high)
+        return True
 
 
 class VersionedForm(forms.ModelForm):
@@ -38,13 +88,53 @@ class VersionedForm(forms.ModelForm):
                 .values_list("version", flat=True)
             )
             if current and current[0] != expected:
-                raise ValidationError(
-                    _(
-                        "Someone else changed this record after you opened it. Reload the "
-                        "page to see their change, then make yours again."
-                    )
-                )
+                raise ValidationError(STALE_MESSAGE)
         return data
+
+
+class RegisteringFormSet(forms.BaseInlineFormSet):
+    """An inline formset that its parent form can reach (``instance._inline_formsets``):
+    the admin builds both around the same instance, before it validates either."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        pending = self.instance.__dict__.setdefault("_inline_formsets", {})
+        pending[self.prefix] = self
+
+
+class ServiceSavedForm(VersionedForm):
+    """A form whose record (with its inline rows) is written by a service as the last step
+    of validation, so that the service's refusals (``ValidationError``, ``StaleEdit``) show
+    on the page next to the field. The admin handles the whole request in one transaction,
+    so nothing stays written if a later step fails. ``actor`` is set by the admin."""
+
+    actor = None
+    saved = None
+
+    def save_through_service(self, formsets: dict) -> object:
+        raise NotImplementedError
+
+    def full_clean(self):
+        super().full_clean()
+        if self._errors or not self.is_bound or self.actor is None or self.saved is not None:
+            return
+        formsets = self.instance.__dict__.get("_inline_formsets", {})
+        if not all([formset.is_valid() for formset in formsets.values()]):
+            return  # the admin shows the rows' errors; nothing is written
+        try:
+            self.saved = self.save_through_service(formsets)
+        except services.StaleEdit:
+            self.add_error(None, STALE_MESSAGE)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc.messages)
+            return
+        for field, messages in exc.message_dict.items():
+            target = field if field in self.fields and field != NON_FIELD_ERRORS else None
+            self.add_error(target, messages)
 
 
 class UserAddForm(AdminUserCreationForm):
@@ -149,13 +239,48 @@ class EmployeeForm(VersionedForm):
         return data
 
 
-class RatingScaleForm(VersionedForm):
+class RatingScaleForm(ServiceSavedForm):
+    """Created with its levels through ``services.rating_scale_create``. Afterwards only
+    the name and description change: ratings already given keep the levels' meaning."""
+
     class Meta:
         model = RatingScale
         fields = ("name", "description")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["description"].help_text = _(
+                "The levels are fixed once the scale exists, so that ratings already given "
+                "keep their meaning. For other levels, create a new scale."
+            )
 
-class DeadlineFormSet(forms.BaseInlineFormSet):
+    def save_through_service(self, formsets):
+        if self.instance.pk:
+            return None  # name and description: saved by the admin (see RatingScaleAdmin)
+        levels = [
+            {
+                "value": form.cleaned_data["value"],
+                "label": form.cleaned_data["label"],
+                "description": form.cleaned_data.get("description", ""),
+            }
+            for formset in formsets.values()
+            for form in formset.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        return services.rating_scale_create(
+            actor=self.actor,
+            name=self.cleaned_data["name"],
+            levels=levels,
+            description=self.cleaned_data.get("description", ""),
+        )
+
+
+class RatingLevelFormSet(RegisteringFormSet):
+    pass
+
+
+class DeadlineFormSet(RegisteringFormSet):
     def clean(self):
         super().clean()
         order = {phase.value: index for index, phase in enumerate(DEADLINE_PHASES)}
@@ -172,8 +297,54 @@ class DeadlineFormSet(forms.BaseInlineFormSet):
                 _("Phases run in order: each deadline must be on or after the one before.")
             )
 
+    def deadlines(self) -> dict:
+        """``{phase: date}`` as submitted; ``None`` for a phase whose deadline was removed."""
+        removed, chosen = {}, {}
+        for form in self.forms:
+            data = form.cleaned_data
+            if not data:
+                continue
+            original = form.initial.get("phase") if form.instance.pk else None
+            if data.get("DELETE"):
+                if original:
+                    removed[original] = None
+                continue
+            if original and original != data.get("phase"):
+                removed[original] = None
+            if data.get("phase"):
+                chosen[data["phase"]] = data.get("due_on")
+        return {**removed, **chosen}
 
-class CycleForm(VersionedForm):
+
+class CycleForm(ServiceSavedForm):
+    """Saved through ``services.cycle_create`` / ``cycle_update`` with its deadlines."""
+
     class Meta:
         model = Cycle
         fields = ("name", "period_start", "period_end", "status", "rating_scale")
+
+    settings_fields = ("name", "period_start", "period_end", "rating_scale")
+
+    def save_through_service(self, formsets):
+        deadlines = {}
+        for formset in formsets.values():
+            deadlines.update(formset.deadlines())
+        d = self.cleaned_data
+        if not self.instance.pk:
+            return services.cycle_create(
+                actor=self.actor,
+                name=d["name"],
+                period_start=d["period_start"],
+                period_end=d["period_end"],
+                rating_scale=d["rating_scale"],
+                deadlines={phase: due for phase, due in deadlines.items() if due is not None},
+                status=d.get("status") or Cycle.Status.DRAFT,
+            )
+        return services.cycle_update(
+            actor=self.actor,
+            cycle=self.instance,
+            data={f: d[f] for f in self.changed_data if f in self.settings_fields},
+            expected_version=d.get("expected_version"),
+            deadlines=deadlines if formsets else None,
+            reason=d.get("change_reason", ""),
+        )
