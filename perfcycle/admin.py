@@ -100,9 +100,7 @@ class PolicyAdmin(SimpleHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # The autocomplete of another admin's field offers what that field accepts.
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         scoped = assignable(self.model, request.user) if is_autocomplete(request) else None
         if scoped is not None:
             queryset = queryset.filter(pk__in=scoped.values("pk"))
@@ -466,9 +464,7 @@ class OrgImportAdmin(admin.ModelAdmin):
     list_select_related = ("actor",)
 
     def get_queryset(self, request):
-        return access.org_imports_visible_to(request.user).select_related(
-            *self.list_select_related
-        )
+        return access.org_imports_visible_to(request.user).select_related(*self.list_select_related)
 
     def has_module_permission(self, request):
         return access.can_import_org(request.user)

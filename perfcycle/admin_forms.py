@@ -325,6 +325,13 @@ class CycleForm(ServiceSavedForm):
 
     settings_fields = ("name", "period_start", "period_end", "rating_scale")
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and end <= start:
+            self.add_error("period_end", _("The period must end after it starts."))
+        return data
+
     def save_through_service(self, formsets):
         deadlines = {}
         for formset in formsets.values():

@@ -324,7 +324,9 @@ def test_it_offers_a_partner_only_what_they_may_assign(client, partner, org):
         ("position", engineering_role.pk),
         ("manager", org.outsider.pk),  # neither in the directory nor visible to her
     ):
-        response = client.post(change_url(org.employee), employee_form(org.employee, **{field: value}))
+        response = client.post(
+            change_url(org.employee), employee_form(org.employee, **{field: value})
+        )
         assert response.status_code == 200, field
         assert "Select a valid choice" in " ".join(form_errors(response, field)), field
     assert Employee.objects.get(pk=org.employee.pk).version == org.employee.version
