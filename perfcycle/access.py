@@ -292,6 +292,42 @@ def can_view_org_overview(user) -> bool:
     return r.sees_everyone or r.is_partner
 
 
+# --- accounts and the admin ---------------------------------------------------------
+
+
+def departments_staffable_by(user) -> QuerySet[Department]:
+    """Departments the user may put people and positions in."""
+    r = roles(user)
+    if r.hr_admin:
+        return Department.objects.all()
+    if r.is_partner:
+        return partnered_departments(user)
+    return Department.objects.none()
+
+
+def can_manage_account(user, account=None) -> bool:
+    """Logins (name, e-mail, roles, password resets) are HR's; a superuser's account is
+    out of reach for anyone less."""
+    if account is not None and account.is_superuser and not user.is_superuser:
+        return False
+    return roles(user).hr_admin
+
+
+def can_grant_superuser(user) -> bool:
+    """Only a superuser makes superusers or hands out single model permissions."""
+    return bool(user.is_superuser)
+
+
+def can_delete_records(user) -> bool:
+    """People and departments are deactivated, not deleted: history and later cycles point
+    at them. Deleting is left to a superuser cleaning up a mistake."""
+    return bool(user.is_superuser)
+
+
+def direct_reports(employee: Employee) -> QuerySet[Employee]:
+    return Employee.objects.filter(manager=employee)
+
+
 # --- helpers for views: fetch through the policy, never by raw id -------------------
 
 

@@ -81,8 +81,7 @@ class PolicyAdmin(SimpleHistoryAdmin):
         return self.may_change(request)
 
     def has_delete_permission(self, request, obj=None):
-        # Records are deactivated, not deleted: history and later cycles point at them.
-        return request.user.is_superuser
+        return access.can_delete_records(request.user)
 
     def revert_disabled(self, request, obj=None):
         return True
@@ -167,27 +166,23 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     def has_module_permission(self, request):
-        return access.roles(request.user).hr_admin
+        return access.can_manage_account(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.roles(request.user).hr_admin
+        return access.can_manage_account(request.user)
 
     def has_change_permission(self, request, obj=None):
-        # A superuser's account (e-mail, password) is out of reach for anyone less.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return access.roles(request.user).hr_admin
+        return access.can_manage_account(request.user, obj)
 
     def has_add_permission(self, request):
-        return access.roles(request.user).hr_admin
+        return access.can_manage_account(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+        return access.can_delete_records(request.user)
 
     def get_readonly_fields(self, request, obj=None):
-        # Only a superuser makes superusers or hands out single permissions.
         fields = super().get_readonly_fields(request, obj)
-        if not request.user.is_superuser:
+        if not access.can_grant_superuser(request.user):
             fields = (*fields, "is_superuser", "user_permissions")
         return fields
 

@@ -26,9 +26,7 @@ def assignable(model, user) -> QuerySet | None:
     ``None`` for a model the admin does not scope (the field keeps its own choices).
     """
     if model is Department:
-        if access.roles(user).hr_admin:
-            return access.departments_visible_to(user)
-        return access.partnered_departments(user)
+        return access.departments_staffable_by(user)
     if model is Position:
         return access.positions_changeable_by(user)
     if model is Employee:

@@ -44,7 +44,7 @@ def home(request):
 
 
 def _team(manager: Employee) -> dict:
-    direct = Employee.objects.filter(manager=manager, is_active=True)
+    direct = access.direct_reports(manager).filter(is_active=True)
     return {
         "reports": list(
             direct.select_related("user", "position", "department").order_by("user__full_name")[

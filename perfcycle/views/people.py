@@ -105,7 +105,7 @@ def employee_profile(request, pk):
     context = {"person": person, "full": access.can_view_employee(user, person)}
     if context["full"]:
         chain = ancestor_ids(Employee, "manager", person.pk)
-        by_id = Employee.objects.select_related("user", "position").in_bulk(chain)
+        by_id = scope.select_related("user", "position").in_bulk(chain)
         context.update(
             chain=[by_id[i] for i in reversed(chain) if i in by_id],
             reports=person.reports.filter(is_active=True)

@@ -273,3 +273,23 @@ def test_it_scopes_a_manager_in_one_query_whatever_the_team_size(org, size):
         count = len(list(access.employees_visible_to(user)))
     assert len(ctx.captured_queries) == 1
     assert count == size + 3
+
+
+def test_it_lets_people_be_placed_only_where_the_user_has_hr_rights(org, hr_admin, partner):
+    assert access.departments_staffable_by(hr_admin).count() == 5
+    assert set(access.departments_staffable_by(partner)) == {org.sales, org.sales_east}
+    assert not access.departments_staffable_by(fresh(org.manager.user)).exists()
+
+
+def test_it_keeps_accounts_with_hr_and_superusers_out_of_hr_s_reach(org, hr_admin, manager):
+    boss = UserFactory(is_superuser=True)
+    assert access.can_manage_account(hr_admin, org.employee.user)
+    assert not access.can_manage_account(hr_admin, boss)
+    assert access.can_manage_account(boss, boss)
+    assert not access.can_manage_account(manager, org.employee.user)
+    assert not access.can_grant_superuser(hr_admin) and access.can_grant_superuser(boss)
+    assert not access.can_delete_records(hr_admin) and access.can_delete_records(boss)
+
+
+def test_it_lists_direct_reports_only(org):
+    assert set(access.direct_reports(org.ceo)) == {org.manager, org.other_manager, org.hr}
