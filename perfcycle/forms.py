@@ -109,7 +109,8 @@ class DirectoryFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {
-            "q": (data.get("q") or "").strip(),
+            # An over-long search is cut, not dropped: dropping it would list everyone.
+            "q": (data.get("q") or str(self.data.get("q", ""))[:100]).strip(),
             "department": data.get("department"),
             "subdepartments": bool(data.get("subdepartments")),
             "position": data.get("position"),

@@ -434,3 +434,15 @@ def test_it_keeps_the_profile_queries_constant(client, org, hr_admin, django_ass
 def fresh_employee(org):
     org.employee.refresh_from_db()
     return org.employee
+
+
+def test_it_cuts_an_over_long_search_instead_of_listing_everyone(client, org, employee):
+    client.force_login(employee)
+
+    def found(q):
+        html = client.get(reverse("directory"), {"q": q}).content.decode()
+        results = re.search(r'id="directory-results".*', html, re.S).group(0)
+        return set(re.findall(r'/people/\d+/">([^<]+)</a>', results))
+
+    assert found("Petra" + "x" * 200) == set()
+    assert found("Petra" + " " * 200) == {"Petra Peer"}
