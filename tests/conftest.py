@@ -188,3 +188,22 @@ def celery_worker_thread(settings):
             yield worker
     finally:
         app.conf.task_always_eager = eager
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_leaked_connections(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions that threads left open.
+
+    Worker and live-server threads open connections of their own; one left idle makes
+    PostgreSQL refuse to drop the test database at the end of the run.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
