@@ -404,14 +404,6 @@ class RatingScaleAdmin(InlineServiceSavedAdmin):
     def may_change(self, request, obj=None):
         return access.can_change_rating_scale(request.user, obj)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            return super().save_model(request, obj, form, change)
-        # Name and description: the version still moves, so an older edit is refused.
-        obj.version += 1
-        services.stamp(obj, actor=request.user, reason=form.cleaned_data.get("change_reason"))
-        obj.save()
-
 
 class CycleDeadlineInline(admin.TabularInline):
     model = CycleDeadline

@@ -255,7 +255,14 @@ class RatingScaleForm(ServiceSavedForm):
 
     def save_through_service(self, formsets):
         if self.instance.pk:
-            return None  # name and description: saved by the admin (see RatingScaleAdmin)
+            d = self.cleaned_data
+            return services.rating_scale_update(
+                actor=self.actor,
+                scale=self.instance,
+                data={"name": d["name"], "description": d["description"]},
+                expected_version=d.get("expected_version"),
+                reason=d.get("change_reason") or "",
+            )
         levels = [
             {
                 "value": form.cleaned_data["value"],

@@ -330,6 +330,23 @@ def rating_scale_create(
     return scale
 
 
+@transaction.atomic
+def rating_scale_update(
+    *,
+    actor,
+    scale: RatingScale,
+    data: dict[str, Any],
+    expected_version: int | None,
+    reason: str = "",
+) -> RatingScale:
+    """Rename or re-describe a scale. Its levels stay as created: ratings already given
+    keep their meaning (a different set of levels is a new scale)."""
+    access.require(access.can_change_rating_scale(actor, scale))
+    locked = _lock_for_edit(RatingScale, scale.pk, expected_version=expected_version)
+    changed = _apply(locked, data, ("name", "description"))
+    return _save_edit(locked, changed, actor=actor, reason=reason)
+
+
 def _check_levels(levels: list[dict[str, Any]]) -> None:
     if len(levels) < 2:
         raise ValidationError({"levels": _("A rating scale needs at least two levels.")})

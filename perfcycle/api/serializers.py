@@ -265,6 +265,29 @@ class RatingScaleWriteSerializer(serializers.Serializer):
         )
 
 
+class RatingScaleUpdateSerializer(serializers.Serializer):
+    """A scale's name and description. Its levels stay as created, so that ratings already
+    given keep their meaning; a different set of levels is a new scale."""
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "levels" in data:
+            raise serializers.ValidationError(
+                {"levels": [_("The levels of a scale cannot change; create a new scale.")]}
+            )
+        return super().to_internal_value(data)
+
+    def update(self, instance, validated_data):
+        return services.rating_scale_update(
+            actor=_request_user(self),
+            scale=instance,
+            data=validated_data,
+            expected_version=self.context["expected_version"],
+        )
+
+
 # --- cycles -------------------------------------------------------------------------
 
 

@@ -286,14 +286,14 @@ class CycleViewSet(CreateMixin, EditMixin, ResourceViewSet):
 # --- rating scales ------------------------------------------------------------------
 
 
+@edit_schema(serializers.RatingScaleWriteSerializer, serializers.RatingScaleSerializer)
 @extend_schema_view(
-    create=extend_schema(
-        request=serializers.RatingScaleWriteSerializer,
-        responses={201: serializers.RatingScaleSerializer, **WRITE_ERRORS},
-    ),
+    update=extend_schema(request=serializers.RatingScaleUpdateSerializer),
+    partial_update=extend_schema(request=serializers.RatingScaleUpdateSerializer),
 )
-class RatingScaleViewSet(CreateMixin, ResourceViewSet):
-    """Rating scales with their levels. A scale in use is kept as it was; add a new one."""
+class RatingScaleViewSet(CreateMixin, EditMixin, ResourceViewSet):
+    """Rating scales with their levels. The name and description may change; the levels
+    are fixed once created, so ratings given keep their meaning (add a new scale)."""
 
     model = RatingScale
     scope = access.rating_scales_visible_to
@@ -306,6 +306,14 @@ class RatingScaleViewSet(CreateMixin, ResourceViewSet):
 
     def check_create(self, user):
         access.require(access.can_change_rating_scale(user))
+
+    def check_change(self, user, obj):
+        access.require(access.can_change_rating_scale(user, obj))
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return serializers.RatingScaleUpdateSerializer
+        return super().get_serializer_class()
 
 
 # --- the current user and tokens ----------------------------------------------------

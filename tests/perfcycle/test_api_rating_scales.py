@@ -126,12 +126,35 @@ def test_it_answers_bad_input_with_field_errors(org, hr_admin, scale, data, fiel
     assert RatingScale.objects.count() == 1
 
 
-def test_it_keeps_a_scale_as_it_was(org, hr_admin, scale):
+def test_it_keeps_a_scale_s_levels_as_they_were(org, hr_admin, scale):
     client = client_for(hr_admin)
     data = {"name": "Changed", "levels": THREE_LEVELS, "version": 1}
-    assert client.put(detail(scale), data, format="json").status_code == 405
-    assert client.patch(detail(scale), data, format="json").status_code == 405
+    response = client.put(detail(scale), data, format="json")
+    assert response.status_code == 400 and "levels" in response.json()
+    assert client.patch(detail(scale), data, format="json").status_code == 400
     assert client.delete(detail(scale)).status_code == 405
+    scale.refresh_from_db()
+    assert scale.name == "Three points"
+
+
+def test_it_lets_hr_rename_a_scale_with_the_version_it_read(org, hr_admin, scale):
+    client = client_for(hr_admin)
+    response = client.patch(
+        detail(scale), {"name": "Three-point scale", "version": scale.version}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["name"] == "Three-point scale"
+    assert [level["label"] for level in response.json()["levels"]] == ["Below", "Meets", "Above"]
+    stale = client.patch(detail(scale), {"name": "Late", "version": scale.version}, format="json")
+    assert stale.status_code == 409
+    assert client.patch(detail(scale), {"name": "No version"}, format="json").status_code == 400
+
+
+@pytest.mark.parametrize("persona", ["executive", "manager", "employee"])
+def test_it_refuses_a_rename_from_anyone_but_hr(request, scale, persona):
+    client = client_for(request.getfixturevalue(persona))
+    response = client.patch(detail(scale), {"name": "Mine", "version": 1}, format="json")
+    assert response.status_code == 403
     scale.refresh_from_db()
     assert scale.name == "Three points"
 

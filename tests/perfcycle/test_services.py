@@ -360,3 +360,32 @@ def test_it_refuses_moving_the_period_past_deadlines_that_stay(hr_admin, cycle):
     assert "deadlines" in error.value.message_dict
     cycle.refresh_from_db()
     assert cycle.period_start == D(2027, 1, 1)
+
+
+def test_it_renames_a_scale_and_refuses_a_stale_rename(hr_admin):
+    scale = services.rating_scale_create(
+        actor=hr_admin, name="Five", levels=[{"value": v, "label": f"L{v}"} for v in (1, 2, 3)]
+    )
+    renamed = services.rating_scale_update(
+        actor=hr_admin,
+        scale=scale,
+        data={"name": "Three"},
+        expected_version=scale.version,
+        reason="Fix the name",
+    )
+    assert renamed.version == scale.version + 1
+    assert renamed.history.latest().history_change_reason == "Fix the name"
+    with pytest.raises(services.StaleEdit):
+        services.rating_scale_update(
+            actor=hr_admin, scale=scale, data={"name": "Other"}, expected_version=scale.version
+        )
+
+
+def test_it_refuses_a_scale_rename_from_anyone_but_hr(hr_admin, manager):
+    scale = services.rating_scale_create(
+        actor=hr_admin, name="Five", levels=[{"value": v, "label": f"L{v}"} for v in (1, 2)]
+    )
+    with pytest.raises(PermissionDenied):
+        services.rating_scale_update(
+            actor=manager, scale=scale, data={"name": "X"}, expected_version=scale.version
+        )
