@@ -8,7 +8,7 @@ a service in ``perfcycle.services``; who may see or change what is decided in
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -340,8 +340,12 @@ class OrgImport(models.Model):
     """One upload of the organisation CSV: who, when, which file, and what it did."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
         APPLIED = "applied", _("Applied")
         REJECTED = "rejected", _("Rejected")
+
+    FINISHED = (Status.APPLIED, Status.REJECTED)
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -363,6 +367,15 @@ class OrgImport(models.Model):
     departments_updated = models.PositiveIntegerField(_("departments updated"), default=0)
     positions_created = models.PositiveIntegerField(_("positions created"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    progress = models.PositiveSmallIntegerField(
+        _("progress"), default=0, validators=[MaxValueValidator(100)]
+    )
+    deactivate_missing = models.BooleanField(
+        _("deactivate people missing from the file"), default=False
+    )
+    # The uploaded CSV text while the import waits to run; emptied once it has run, so
+    # personal data is not kept longer than needed.
+    source = models.TextField(_("file contents"), blank=True, default="")
 
     class Meta:
         verbose_name = _("organisation import")
@@ -371,3 +384,7 @@ class OrgImport(models.Model):
 
     def __str__(self):
         return f"{self.filename} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

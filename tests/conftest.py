@@ -190,6 +190,19 @@ def celery_worker_thread(settings):
         app.conf.task_always_eager = eager
 
 
+@pytest.fixture
+def celery_inline():
+    """Run Celery tasks inline (as without a broker), even when CI configures Redis."""
+    from perfcycle.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager = eager
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_leaked_connections(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end sessions that threads left open.

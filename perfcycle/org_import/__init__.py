@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from django.db import IntegrityError, transaction
@@ -76,10 +77,25 @@ class ImportOutcome:
 # --- entry points -------------------------------------------------------------------
 
 
+Progress = Callable[[int], None]
+
+
 def import_org_file(
-    *, actor, file, filename: str, deactivate_missing: bool = False, dry_run: bool = False
+    *,
+    actor,
+    file,
+    filename: str,
+    deactivate_missing: bool = False,
+    dry_run: bool = False,
+    record: OrgImport | None = None,
+    progress: Progress | None = None,
 ) -> ImportOutcome:
-    """Check, read and import an uploaded file (see :func:`import_org_rows`)."""
+    """Check, read and import an uploaded file (see :func:`import_org_rows`).
+
+    With ``record`` (a queued upload, see :mod:`perfcycle.tasks`) the outcome is written into
+    that row instead of a new one, and its stored file text is emptied. ``progress`` is
+    called with a percentage after reading and after validating.
+    """
     if actor is not None:
         access.require(access.can_import_org(actor))
     text, errors = read_upload(file, filename)
@@ -87,7 +103,9 @@ def import_org_file(
     if not errors:
         rows, errors = read_org_csv(io.StringIO(text))
     if errors and not rows:
-        return _reject(actor, filename, 0, errors, dry_run=dry_run)
+        return _reject(actor, filename, 0, errors, dry_run=dry_run, record=record)
+    if progress:
+        progress(10)
     return _import(
         actor=actor,
         rows=rows,
@@ -95,6 +113,8 @@ def import_org_file(
         deactivate_missing=deactivate_missing,
         dry_run=dry_run,
         read_errors=errors,
+        record=record,
+        progress=progress,
     )
 
 
@@ -125,7 +145,15 @@ def import_org_rows(
 
 
 def _import(
-    *, actor, rows, filename, deactivate_missing, dry_run, read_errors: list[RowError]
+    *,
+    actor,
+    rows,
+    filename,
+    deactivate_missing,
+    dry_run,
+    read_errors: list[RowError],
+    record: OrgImport | None = None,
+    progress: Progress | None = None,
 ) -> ImportOutcome:
     try:
         with transaction.atomic():
@@ -134,21 +162,20 @@ def _import(
             errors = sorted(read_errors + errors, key=lambda e: (e.line, _field_order(e.field)))
             if errors:
                 total = len(rows) + len(read_errors)
-                return _reject(actor, filename, total, errors, dry_run=dry_run)
+                return _reject(actor, filename, total, errors, dry_run=dry_run, record=record)
+            if progress:
+                # Inside the import's transaction: other sessions see it only at the end.
+                progress(50)
             changes = changes_for(plan, snapshot, deactivate_missing=deactivate_missing)
             counts = changes.counts()
-            record = OrgImport(
+            record = _fill(
+                record,
                 actor=actor,
                 filename=filename[:255],
                 status=OrgImport.Status.APPLIED,
                 rows=len(rows),
-                created=counts["created"],
-                updated=counts["updated"],
-                unchanged=counts["unchanged"],
-                deactivated=counts["deactivated"],
-                departments_created=counts["departments_created"],
-                departments_updated=counts["departments_updated"],
-                positions_created=counts["positions_created"],
+                errors=[],
+                **counts,
             )
             if not dry_run:
                 apply(plan, snapshot, changes, actor=actor, filename=filename)
@@ -162,13 +189,27 @@ def _import(
             "written. Import the file again."
         )
         return _reject(
-            actor, filename, len(rows), [RowError(0, FILE_FIELD, message)], dry_run=dry_run
+            actor,
+            filename,
+            len(rows),
+            [RowError(0, FILE_FIELD, message)],
+            dry_run=dry_run,
+            record=record,
         )
     return ImportOutcome(ok=True, errors=[], record=record, **counts)
 
 
-def _reject(actor, filename: str, rows: int, errors: list[RowError], *, dry_run) -> ImportOutcome:
-    record = OrgImport(
+def _reject(
+    actor,
+    filename: str,
+    rows: int,
+    errors: list[RowError],
+    *,
+    dry_run,
+    record: OrgImport | None = None,
+) -> ImportOutcome:
+    record = _fill(
+        record,
         actor=actor,
         filename=filename[:255],
         status=OrgImport.Status.REJECTED,
@@ -178,6 +219,17 @@ def _reject(actor, filename: str, rows: int, errors: list[RowError], *, dry_run)
     if not dry_run:
         record.save()
     return ImportOutcome(ok=False, errors=errors, record=record)
+
+
+def _fill(record: OrgImport | None, **fields) -> OrgImport:
+    """A new audit row, or the queued one with the outcome; its stored file text is dropped."""
+    if record is None:
+        return OrgImport(**fields)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    record.progress = 100
+    record.source = ""
+    return record
 
 
 def _field_order(name: str) -> int:

@@ -21,6 +21,8 @@ _CYCLE_BADGES = {
 _IMPORT_BADGES = {
     OrgImport.Status.APPLIED: "badge-success",
     OrgImport.Status.REJECTED: "badge-danger",
+    OrgImport.Status.QUEUED: "badge-info",
+    OrgImport.Status.RUNNING: "badge-warning",
 }
 
 

@@ -7,15 +7,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from perfcycle import access
 from perfcycle import org_import as service
+from perfcycle.models import OrgImport
+from perfcycle.tasks import run_org_import
 
 IMPORTS_PER_PAGE = 20
 ERRORS_PER_PAGE = 100
@@ -79,20 +82,20 @@ def org_import(request):
     outcome = None
     if form.is_bound and form.is_valid():
         upload = form.cleaned_data["file"]
-        dry_run = form.cleaned_data["dry_run"]
+        if not form.cleaned_data["dry_run"]:
+            record = _queue(request, upload, form.cleaned_data["deactivate_missing"])
+            messages.info(
+                request, _("The file was received; this page shows the import's progress.")
+            )
+            return redirect("org_import_detail", pk=record.pk)
+        # Validate only: quick enough to answer at once, and it writes nothing.
         outcome = service.import_org_file(
             actor=request.user,
             file=upload,
             filename=upload.name,
             deactivate_missing=form.cleaned_data["deactivate_missing"],
-            dry_run=dry_run,
+            dry_run=True,
         )
-        if not dry_run:
-            if outcome.ok:
-                messages.success(request, _("The organisation was imported."))
-            else:
-                messages.error(request, _("The file was refused; nothing was changed."))
-            return redirect("org_import_detail", pk=outcome.record.pk)
     imports = (
         access.org_imports_visible_to(request.user)
         .select_related("actor")
@@ -123,7 +126,27 @@ def org_import_detail(request, pk):
         return _csv_response(name, [_("line"), _("column"), _("problem")], rows)
     page = Paginator(record.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"record": record, "counts": record, "errors": page, "page_obj": page}
-    return render(request, "perfcycle/org_import_detail.html", context)
+    template = "perfcycle/org_import_detail.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        # The page polls this while the import runs: only its status part is sent.
+        template += "#import-status"
+    return render(request, template, context)
+
+
+def _queue(request, upload, deactivate_missing: bool) -> OrgImport:
+    """Keep the checked file with a queued record, and have a worker import it."""
+    access.require(access.can_import_org(request.user))
+    text, _problems = service.read_upload(upload, upload.name)  # checked by the form
+    record = OrgImport.objects.create(
+        actor=request.user,
+        filename=upload.name[:255],
+        status=OrgImport.Status.QUEUED,
+        deactivate_missing=deactivate_missing,
+        source=text,
+    )
+    language = get_language()
+    transaction.on_commit(lambda: run_org_import.delay(record.pk, language))
+    return record
 
 
 def _column_help() -> list[tuple[str, bool, str]]:

@@ -1,0 +1,67 @@
+"""Background work: the organisation import of an uploaded file (queued by the import page)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from .models import OrgImport
+from .org_import import import_org_file
+from .org_import.reading import FILE_FIELD
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def run_org_import(import_id: int, language: str | None = None) -> None:
+    """Run a queued import once: claim the row, import its stored file, fill in the outcome.
+
+    Safe to run twice for the same id: only the run that moves the row from queued to
+    running does anything. ``language`` is the uploader's page language: the problems are
+    stored as text, so they are written in it (by default the uploader's chosen language).
+    """
+    claimed = OrgImport.objects.filter(pk=import_id, status=OrgImport.Status.QUEUED).update(
+        status=OrgImport.Status.RUNNING, progress=0
+    )
+    if not claimed:
+        return
+    record = OrgImport.objects.select_related("actor").get(pk=import_id)
+
+    def progress(percent: int) -> None:
+        OrgImport.objects.filter(pk=import_id).update(progress=percent)
+
+    chosen = record.actor.language if record.actor else ""
+    language = language or chosen or settings.LANGUAGE_CODE
+    with translation.override(language):
+        _run(record, progress)
+
+
+def _run(record: OrgImport, progress) -> None:
+    import_id = record.pk
+    try:
+        import_org_file(
+            actor=record.actor,
+            file=io.StringIO(record.source),
+            filename=record.filename,
+            deactivate_missing=record.deactivate_missing,
+            record=record,
+            progress=progress,
+        )
+    except Exception:
+        logger.exception("Organisation import %s failed", import_id)
+        message = _(
+            "The import stopped on an unexpected error; nothing was changed. "
+            "Try again, and tell the administrator if it happens again."
+        )
+        OrgImport.objects.filter(pk=import_id).update(
+            status=OrgImport.Status.REJECTED,
+            progress=100,
+            source="",
+            errors=[{"line": 0, "field": FILE_FIELD, "message": message}],
+        )
+        raise
