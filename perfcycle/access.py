@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from .hierarchy import descendants_sql, subtree_sql
+from .hierarchy import ancestor_ids, descendants_sql, subtree_sql
 from .models import (
     Cycle,
     Department,
@@ -326,6 +326,189 @@ def can_delete_records(user) -> bool:
 
 def direct_reports(employee: Employee) -> QuerySet[Employee]:
     return Employee.objects.filter(manager=employee)
+
+
+# --- goals ----------------------------------------------------------------------------
+#
+# The policy knows every app's records (it is the one place that decides access), so it
+# imports the goals models inside the functions: ``goals`` stands on ``perfcycle``.
+
+
+def _goal_owner_in(departments) -> Q:
+    """Goals owned by the departments ``departments`` selects, their positions or people."""
+    return (
+        Q(department__in=departments)
+        | Q(position__department__in=departments)
+        | Q(employee__department__in=departments)
+    )
+
+
+def _goals_managed_by(user) -> QuerySet:
+    """Goals of others whose definition the user may set, approve and track.
+
+    HR: all. Executives: the company objectives. A department head: the goals of the
+    departments they head (with their subtrees), their positions and people. A manager:
+    their reports' goals, at any depth. An HR business partner: their departments'. Never
+    one's own personal goals: those are approved by someone above.
+    """
+    from goals.models import Goal
+
+    r = roles(user)
+    if r.hr_admin:
+        managed = Goal.objects.all()
+    else:
+        condition = Q(pk__in=[])
+        if r.executive:
+            condition |= Q(level=Goal.Level.COMPANY)
+        if r.employee is not None and r.is_manager:
+            headed = Department.objects.filter(head=r.employee).values("pk")
+            condition |= _goal_owner_in(subtree_sql(Department, "parent", headed))
+            condition |= Q(employee__in=descendants_sql(Employee, "manager", [r.employee.pk]))
+        if r.is_partner:
+            condition |= _goal_owner_in(subtree_sql(Department, "parent", _partnered_roots(user)))
+        managed = Goal.objects.filter(condition)
+    if r.employee is not None:
+        managed = managed.exclude(employee=r.employee)
+    return managed
+
+
+def goals_visible_to(user) -> QuerySet:
+    """Goals the user may read.
+
+    HR and executives read every goal. Everyone who works here reads the company
+    objectives of cycles past draft, the goals of their own department and the
+    departments above it with those departments' position KPIs, their own goals and what
+    those serve. A manager also reads the goals of everyone below them and of the
+    departments they head; an HR business partner those of their departments.
+    """
+    from goals.models import Goal
+
+    r = roles(user)
+    if r.sees_everyone:
+        return Goal.objects.all()
+    if r.employee is None and not r.is_partner:
+        return Goal.objects.none()
+    condition = Q(level=Goal.Level.COMPANY)
+    if r.employee is not None:
+        me = r.employee
+        chain = [me.department_id, *ancestor_ids(Department, "parent", me.department_id)]
+        condition |= Q(level=Goal.Level.DEPARTMENT, department__in=chain)
+        condition |= Q(level=Goal.Level.POSITION, position__department__in=chain)
+        condition |= Q(employee=me)
+        own = Goal.objects.filter(employee=me)
+        # What my goals serve, even across branches: the parent and the grandparent (the
+        # company objective above them is visible anyway).
+        condition |= Q(pk__in=own.values("parent")) | Q(pk__in=own.values("parent__parent"))
+    if r.is_manager or r.is_partner:
+        condition |= Q(pk__in=_goals_managed_by(user).values("pk"))
+    if r.is_manager:
+        team = Employee.objects.filter(pk__in=descendants_sql(Employee, "manager", [me.pk]))
+        condition |= Q(position__in=team.values("position"))
+        condition |= Q(level=Goal.Level.DEPARTMENT, department__in=team.values("department"))
+    return Goal.objects.filter(condition).exclude(cycle__status=Cycle.Status.DRAFT)
+
+
+def can_view_goal(user, goal) -> bool:
+    return goals_visible_to(user).filter(pk=goal.pk).exists()
+
+
+def goals_changeable_by(user) -> QuerySet:
+    """Goals whose definition the user may edit: those they manage, and their own goal
+    while it is a draft or a proposal (once approved, the manager changes it)."""
+    from goals.models import Goal
+
+    r = roles(user)
+    changeable = _goals_managed_by(user)
+    if r.employee is not None:
+        changeable = changeable | Goal.objects.filter(
+            employee=r.employee, status__in=[Goal.Status.DRAFT, Goal.Status.PROPOSED]
+        )
+    return changeable
+
+
+def can_change_goal(user, goal) -> bool:
+    return goals_changeable_by(user).filter(pk=goal.pk).exists()
+
+
+def can_decide_goal(user, goal) -> bool:
+    """Approve, return or reject a proposed goal: someone above its owner, never the
+    owner."""
+    return _goals_managed_by(user).filter(pk=goal.pk).exists()
+
+
+def can_record_checkin(user, goal) -> bool:
+    """The owner records progress on their own goal; whoever manages the goal may too."""
+    r = roles(user)
+    if r.employee is not None and goal.employee_id == r.employee.pk:
+        return True
+    return _goals_managed_by(user).filter(pk=goal.pk).exists()
+
+
+def can_create_goal(user, *, level: str, owner=None) -> bool:
+    """Create a goal at ``level`` for ``owner`` (a department, position or employee; none
+    for a company objective). An employee's own goal is created as a proposal."""
+    from goals.models import Goal
+
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    if level == Goal.Level.COMPANY:
+        return r.executive
+    if owner is None:
+        return False
+    if level == Goal.Level.PERSONAL and r.employee is not None and owner.pk == r.employee.pk:
+        return True
+    if level == Goal.Level.DEPARTMENT:
+        department_id = owner.pk
+    else:
+        department_id = owner.department_id
+    covered = Department.objects.none()
+    if r.employee is not None and r.is_manager:
+        headed = Department.objects.filter(head=r.employee).values("pk")
+        covered = covered | Department.objects.filter(
+            pk__in=subtree_sql(Department, "parent", headed)
+        )
+        if level == Goal.Level.PERSONAL and reports_under(r.employee).filter(pk=owner.pk).exists():
+            return True
+    if r.is_partner:
+        covered = covered | partnered_departments(user)
+    return covered.filter(pk=department_id).exists()
+
+
+def can_reopen_goal(user, goal) -> bool:
+    """Reopening a locked goal (or locking it again) is HR's: an HR administrator, or the
+    partner of the owner's department. Company objectives are HR administrators' only."""
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    if not r.is_partner or goal.owner is None:
+        return False
+    covered = subtree_sql(Department, "parent", _partnered_roots(user))
+    return type(goal).objects.filter(_goal_owner_in(covered), pk=goal.pk).exists()
+
+
+def can_close_goal_setting(user, cycle: Cycle) -> bool:
+    return roles(user).hr_admin
+
+
+def can_view_goal_coverage(user) -> bool:
+    """The coverage report spans the organisation: HR, executives and HR partners."""
+    r = roles(user)
+    return r.sees_everyone or r.is_partner
+
+
+def team_members(user) -> QuerySet[Employee]:
+    """The people whose goals a manager follows: everyone below them in the reporting
+    line and everyone in the departments they head, themselves excluded."""
+    r = roles(user)
+    if r.employee is None or not r.is_manager:
+        return Employee.objects.none()
+    me = r.employee
+    headed = Department.objects.filter(head=me).values("pk")
+    return Employee.objects.filter(
+        Q(pk__in=descendants_sql(Employee, "manager", [me.pk]))
+        | Q(department__in=subtree_sql(Department, "parent", headed))
+    ).exclude(pk=me.pk)
 
 
 # --- helpers for views: fetch through the policy, never by raw id -------------------
