@@ -458,10 +458,7 @@ def can_create_goal(user, *, level: str, owner=None) -> bool:
         return False
     if level == Goal.Level.PERSONAL and r.employee is not None and owner.pk == r.employee.pk:
         return True
-    if level == Goal.Level.DEPARTMENT:
-        department_id = owner.pk
-    else:
-        department_id = owner.department_id
+    department_id = owner.pk if level == Goal.Level.DEPARTMENT else owner.department_id
     covered = Department.objects.none()
     if r.employee is not None and r.is_manager:
         headed = Department.objects.filter(head=r.employee).values("pk")
