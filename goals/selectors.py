@@ -19,6 +19,24 @@ from .services import WeightProblem
 L = Goal.Level
 
 
+def cycle_for(user, cycle_id=None) -> Cycle | None:
+    """The cycle a goals page shows: the one asked for (``?cycle=``) if the user may see
+    it, else the running cycle, else the latest the user may see."""
+    from perfcycle import access
+    from perfcycle.selectors import current_cycle
+
+    visible = access.cycles_visible_to(user)
+    if cycle_id not in (None, ""):
+        try:
+            return visible.filter(pk=int(cycle_id)).first()
+        except (TypeError, ValueError):
+            return None
+    running = current_cycle()
+    if running is not None and visible.filter(pk=running.pk).exists():
+        return running
+    return visible.order_by("-period_start").first()
+
+
 def weights_total(*, cycle: Cycle, level: str, owner) -> Decimal:
     """The total weight of an owner's counted goals in a cycle ("you are at 85")."""
     field = Goal.OWNER_FIELD[L(level)]

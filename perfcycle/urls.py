@@ -48,6 +48,8 @@ urlpatterns = [
     path("people/<int:pk>/", org.employee_profile, name="employee_profile"),
     path("org/import/", imports.org_import, name="org_import"),
     path("org/import/<int:pk>/", imports.org_import_detail, name="org_import_detail"),
+    # Goals.
+    path("goals/", include("goals.urls")),
     # API.
     path("api/v1/", include("perfcycle.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

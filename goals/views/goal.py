@@ -1,0 +1,3 @@
+"""Goal pages (being written)."""
+
+urlpatterns = []
