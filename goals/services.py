@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, F, OuterRef, Subquery, Sum
+from django.db.models import DecimalField, F, Func, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, NullIf, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +43,7 @@ __all__ = [
     "goal_reject",
     "goal_cancel",
     "goal_finish",
+    "goal_delete",
     "goal_reopen",
     "goal_lock",
     "goal_setting_close",
@@ -231,6 +232,16 @@ def _attainment(goal: Goal) -> Decimal | None:
 # --- progress ------------------------------------------------------------------------
 
 
+class _Exact(Func):
+    """A sum kept exact in the division that follows: SQLite stores whole decimals as
+    integers and would divide them as integers (PostgreSQL's numeric needs nothing)."""
+
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="(%(expressions)s * 1.0)")
+
+
 def _rollup_expression():
     """A goal's progress: the weighted progress of the live goals serving it, else its
     own attainment. Goals whose weights are all zero count equally."""
@@ -238,7 +249,7 @@ def _rollup_expression():
         parent=OuterRef("pk"), status__in=Goal.COUNTED, progress__isnull=False
     ).values("parent")
     weighted = children.annotate(
-        p=Sum(F("weight") * F("progress")) / NullIf(Sum("weight"), Decimal(0))
+        p=_Exact(Sum(F("weight") * F("progress"))) / NullIf(Sum("weight"), Decimal(0))
     ).values("p")
     output = DecimalField(max_digits=7, decimal_places=2)
     return Round(
@@ -320,6 +331,7 @@ def goal_create(
     """
     if level not in L.values:
         raise ValidationError({"level": _("Choose a level.")})
+    cycle = Cycle.objects.get(pk=cycle.pk)  # its status now, not when the form was shown
     if actor is not None:
         access.require(access.can_create_goal(actor, level=level, owner=owner))
     _check_cycle_open(cycle)
@@ -490,6 +502,26 @@ def goal_cancel(*, actor, goal: Goal, reason: str, expected_version: int | None 
     return _transition(
         actor=actor, goal=goal, action="cancel", comment=reason, expected_version=expected_version
     )
+
+
+@transaction.atomic
+def goal_delete(*, actor, goal: Goal) -> None:
+    """Delete a goal written by mistake: only a draft or a proposal, with no progress
+    recorded and nothing serving it. Anything further along is cancelled instead, so its
+    record stays. The history keeps the deleted row."""
+    access.require(access.can_change_goal(actor, goal))
+    locked = _lock(goal.pk, None)
+    _check_cycle_open(locked.cycle)
+    if locked.status not in (S.DRAFT, S.PROPOSED):
+        raise ValidationError(
+            _("Only a draft or a proposal can be deleted; cancel this goal instead.")
+        )
+    if locked.checkins.exists() or Goal.objects.filter(parent=locked).exists():
+        raise ValidationError(
+            _("Progress or other goals refer to this goal; cancel it instead of deleting it.")
+        )
+    stamp(locked, actor=actor, reason=_("Deleted"))
+    locked.delete()
 
 
 @transaction.atomic
