@@ -472,6 +472,23 @@ def can_create_goal(user, *, level: str, owner=None) -> bool:
     return covered.filter(pk=department_id).exists()
 
 
+def departments_goal_settable_by(user) -> QuerySet[Department]:
+    """Departments the user may create department goals (and position KPIs) for, in one
+    query: HR all; a department head the departments they head with their subtrees; an
+    HR business partner their departments. The set :func:`can_create_goal` answers for one
+    department at a time, for pages that list the choices (decomposing an objective)."""
+    r = roles(user)
+    if r.hr_admin:
+        return Department.objects.all()
+    condition = Q(pk__in=[])
+    if r.employee is not None and r.is_manager:
+        headed = Department.objects.filter(head=r.employee).values("pk")
+        condition |= Q(pk__in=subtree_sql(Department, "parent", headed))
+    if r.is_partner:
+        condition |= Q(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+    return Department.objects.filter(condition)
+
+
 def can_reopen_goal(user, goal) -> bool:
     """Reopening a locked goal (or locking it again) is HR's: an HR administrator, or the
     partner of the owner's department. Company objectives are HR administrators' only."""
@@ -494,6 +511,17 @@ def can_view_goal_coverage(user) -> bool:
     return r.sees_everyone or r.is_partner
 
 
+def goal_coverage_departments(user) -> QuerySet[Department]:
+    """The departments whose coverage (goals, KPIs, people's weights) the user follows:
+    every department for HR and executives, the partnered subtrees for an HR partner."""
+    r = roles(user)
+    if r.sees_everyone:
+        return Department.objects.all()
+    if r.is_partner:
+        return partnered_departments(user)
+    return Department.objects.none()
+
+
 def team_members(user) -> QuerySet[Employee]:
     """The people whose goals a manager follows: everyone below them in the reporting
     line and everyone in the departments they head, themselves excluded."""
@@ -506,6 +534,16 @@ def team_members(user) -> QuerySet[Employee]:
         Q(pk__in=descendants_sql(Employee, "manager", [me.pk]))
         | Q(department__in=subtree_sql(Department, "parent", headed))
     ).exclude(pk=me.pk)
+
+
+# (goals API helper) check-ins follow their goal.
+
+
+def checkins_visible_to(user) -> QuerySet:
+    """Check-ins the user may read: those of the goals they may read."""
+    from goals.models import CheckIn
+
+    return CheckIn.objects.filter(goal__in=goals_visible_to(user).values("pk"))
 
 
 # --- helpers for views: fetch through the policy, never by raw id -------------------

@@ -219,13 +219,24 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "perfcycle API",
-    "DESCRIPTION": "Performance-management cycle: organisation, cycles, rating scales.",
+    "DESCRIPTION": (
+        "Performance-management cycle: the organisation, cycles, rating scales, goals from "
+        "company objectives to personal goals, and their check-ins."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a status: name their enums explicitly so they stay stable.
+    "ENUM_NAME_OVERRIDES": {
+        "CycleStatusEnum": "perfcycle.models.Cycle.Status",
+        "GoalStatusEnum": "goals.models.Goal.Status",
+    },
 }
+
+# Reasons are part of the audit trail: kept whole (a manager's comment can be long).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # No inline script anywhere: every script is a file under static/.
 CONTENT_SECURITY_POLICY = {

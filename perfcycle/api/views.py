@@ -4,7 +4,8 @@ Every read starts from a ``*_visible_to(user)`` queryset, so an id outside the u
 scope is a 404. A change first asks the policy whether the user may change the object it
 opened (403 otherwise), then needs the version the client read (optimistic concurrency:
 a stale version is a 409). Nothing here is deleted: people leave with ``is_active=false``
-and departments are restructured, so DELETE is a 405.
+and departments are restructured, so DELETE is a 405 (the goals API, in ``goals.api``,
+deletes only goals still in draft).
 """
 
 from __future__ import annotations
