@@ -14,6 +14,8 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -22,9 +24,11 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 
+from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Cycle, Department, Employee, Position
 
 from .models import Goal
@@ -186,6 +190,21 @@ def _person_weight_total(cycle: Cycle):
     return Coalesce(Subquery(totals, output_field=output), Value(Decimal(0)), output_field=output)
 
 
+def _people_with_weights_off(cycle: Cycle, people: QuerySet[Employee]) -> QuerySet:
+    """Ids of those among ``people`` with goals in the cycle whose counted weights do not
+    total 100, as one grouped subquery (not a sum per goal row)."""
+    output = DecimalField(max_digits=9, decimal_places=2)
+    counted = Sum("weight", filter=Q(status__in=Goal.COUNTED))
+    return (
+        Goal.objects.filter(cycle=cycle, level=L.PERSONAL, employee__in=people)
+        .order_by()
+        .values("employee")
+        .annotate(total=Coalesce(counted, Value(Decimal(0)), output_field=output))
+        .exclude(total=Decimal(100))
+        .values("employee")
+    )
+
+
 def team_goals(
     *,
     user,
@@ -204,9 +223,10 @@ def team_goals(
 
     from .models import CheckIn
 
+    team = access.team_members(user)
     goals = (
         access.goals_visible_to(user)
-        .filter(cycle=cycle, level=L.PERSONAL, employee__in=access.team_members(user))
+        .filter(cycle=cycle, level=L.PERSONAL, employee__in=team)
         .exclude(status=Goal.Status.DRAFT)
         .annotate(owner_weight=_person_weight_total(cycle))
     )
@@ -223,7 +243,7 @@ def team_goals(
             employee__department__in=subtree_sql(Department, "parent", [department.pk])
         )
     if weights_off:
-        goals = goals.exclude(owner_weight=Decimal(100))
+        goals = goals.filter(employee__in=_people_with_weights_off(cycle, team))
     return goal_list_rows(goals).order_by(
         "employee__user__full_name", "employee", _cancelled_last(), "-weight", "title", "pk"
     )
@@ -305,3 +325,385 @@ def weights_by_owner(goals: QuerySet[Goal], owner_field: str) -> dict[int, Decim
         .values_list(owner_field, "total")
     )
     return dict(rows)
+
+
+def positions_with_holders(positions: QuerySet[Position]) -> QuerySet[Position]:
+    """Positions by title, each with ``holder_count``: the active people holding it."""
+    return positions.annotate(
+        holder_count=Count("holders", filter=Q(holders__is_active=True))
+    ).order_by("title", "pk")
+
+
+def positions_without(positions: list[Position], kpis: QuerySet[Goal]) -> list[Position]:
+    """The positions among ``positions`` that no goal in ``kpis`` belongs to (one query)."""
+    covered = set(kpis.order_by().values_list("position", flat=True).distinct())
+    return [p for p in positions if p.pk not in covered]
+
+
+# --- one goal's pages (goal detail, form, decompose, close goal setting) ---------------
+
+
+def goal_parent_choices(
+    visible: QuerySet[Goal], *, cycle: Cycle, level: str, owner=None
+) -> QuerySet[Goal]:
+    """The goals a new or edited goal may serve: visible, one level up, same cycle, not
+    cancelled. With the owner known, only those the rules allow for that owner (a
+    department's own goals and those above it), so the choice stays short."""
+    parent_level = Goal.PARENT_LEVEL.get(L(level))
+    if parent_level is None:
+        return Goal.objects.none()
+    choices = visible.filter(cycle=cycle, level=parent_level).exclude(status=Goal.Status.CANCELLED)
+    # Every company objective is open to every department; below that, the owner's side.
+    if owner is not None and level == L.POSITION:
+        choices = choices.filter(department__in=_department_and_above(owner.department_id))
+    elif owner is not None and level == L.PERSONAL:
+        chain = _department_and_above(owner.department_id)
+        choices = choices.filter(position__department__in=chain)
+    return choices.select_related("department", "position__department").order_by("title", "pk")
+
+
+def goal_previous_choices(
+    visible: QuerySet[Goal], *, cycle: Cycle, level: str, owner=None, include: int | None = None
+) -> QuerySet[Goal]:
+    """Goals a goal may continue: visible, same level and owner, in an earlier cycle
+    (``include``: the one it continues now, if the user may see it)."""
+    field = Goal.OWNER_FIELD[L(level)]
+    condition = Q(level=level, cycle__period_start__lt=cycle.period_start)
+    if field is not None:
+        condition &= Q(**{field: owner}) if owner is not None else Q(pk__in=[])
+    if include:
+        condition |= Q(pk=include)
+    return (
+        visible.filter(condition)
+        .select_related("cycle")
+        .order_by("-cycle__period_start", "title", "pk")
+    )
+
+
+def _department_and_above(department_id: int) -> list[int]:
+    from perfcycle.hierarchy import ancestor_ids
+
+    return [department_id, *ancestor_ids(Department, "parent", department_id)]
+
+
+def position_kpi_copies(goal: Goal) -> dict[str, int]:
+    """For a position KPI: its live copies, how many were adjusted (a push leaves those
+    alone), and how many active holders of the position have no copy yet; two queries."""
+    from django.db.models import Count
+
+    counts = (
+        Goal.objects.filter(source=goal)
+        .exclude(status=Goal.Status.CANCELLED)
+        .aggregate(total=Count("pk"), adjusted=Count("pk", filter=Q(adjusted=True)))
+    )
+    without = (
+        Employee.objects.filter(position_id=goal.position_id, is_active=True)
+        .exclude(pk__in=Goal.objects.filter(source=goal).values("employee"))
+        .count()
+    )
+    return {
+        "total": counts["total"],
+        "adjusted": counts["adjusted"],
+        "unadjusted": counts["total"] - counts["adjusted"],
+        "holders_without_copy": without,
+    }
+
+
+def proposals_waiting(*, cycle: Cycle) -> int:
+    """Proposed goals in the cycle still waiting for their manager's decision."""
+    return Goal.objects.filter(cycle=cycle, status=Goal.Status.PROPOSED).count()
+
+
+def departments_for_decomposition(
+    departments: QuerySet[Department], *, objective: Goal
+) -> list[Department]:
+    """The departments a user may decompose an objective into, each marked ``has_goal``
+    when a live department goal already serves the objective; one query."""
+    from django.db.models import Exists, OuterRef
+
+    serving = Goal.objects.filter(
+        parent=objective, level=L.DEPARTMENT, department=OuterRef("pk")
+    ).exclude(status=Goal.Status.CANCELLED)
+    return list(
+        departments.select_related("parent")
+        .annotate(has_goal=Exists(serving))
+        .order_by("name", "pk")
+    )
+
+
+# Fields of a goal's history shown as "field: old -> new".
+_GOAL_HISTORY_FIELDS = [
+    "title",
+    "description",
+    "strategy_ref",
+    "strategy_url",
+    "weight",
+    "status",
+    "due_date",
+    "parent",
+    "previous",
+    "target_reason",
+    *Goal.KPI_FIELDS,
+    "adjusted",
+    "review_comment",
+    "locked_at",
+    "reopened_reason",
+]
+_LONG_TEXT = 120
+
+
+def goal_history(goal: Goal, *, visible: QuerySet[Goal], limit: int = 20) -> list[dict]:
+    """The latest changes to a goal, newest first: when, who, why and what changed.
+
+    Two queries whatever the history's length: the rows (plus the one before the oldest
+    shown, to diff against) and the titles of goals it served or continued, looked up
+    among the goals the viewer may see.
+    """
+    rows = list(
+        goal.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : limit + 1
+        ]
+    )
+    entries = []
+    for index, row in enumerate(rows[:limit]):
+        older = rows[index + 1] if index + 1 < len(rows) else None
+        changes = []
+        if older is not None and row.history_type == "~":
+            delta = row.diff_against(older, included_fields=_GOAL_HISTORY_FIELDS)
+            changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes]
+        entries.append({"row": row, "changes": changes})
+    linked = {
+        value
+        for entry in entries
+        for change in entry["changes"]
+        if change["field"] in ("parent", "previous")
+        for value in (change["old"], change["new"])
+        if value
+    }
+    titles = visible.in_bulk(linked) if linked else {}
+    for entry in entries:
+        for change in entry["changes"]:
+            change["label"] = Goal._meta.get_field(change["field"]).verbose_name
+            change["old"] = _history_value(change["field"], change["old"], titles)
+            change["new"] = _history_value(change["field"], change["new"], titles)
+    return entries
+
+
+def _history_value(name: str, value, titles: dict) -> str | None:
+    from django.utils import formats, timezone
+    from django.utils.text import Truncator
+    from django.utils.translation import gettext as _
+
+    from .display import plain_number
+
+    if value is None or value == "":
+        return None
+    model_field = Goal._meta.get_field(name)
+    if name in ("parent", "previous"):
+        goal = titles.get(value)
+        return goal.title if goal is not None else f"#{value}"
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, Decimal):
+        return plain_number(value)
+    if name == "locked_at":
+        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    if name == "due_date":
+        return formats.date_format(value, "DATE_FORMAT")
+    return Truncator(str(value)).chars(_LONG_TEXT)
+
+
+# --- alignment tree and coverage (tree helper) ----------------------------------------
+#
+# The alignment tree is read one level at a time: each level is one query carrying the
+# owners (select_related) and the number of visible goals serving each node (a correlated
+# count), so a screen costs the same whether the cycle holds fifty goals or fifty thousand.
+# The coverage report is a handful of "exists / not exists" queries over the same scope.
+
+TREE_PAGE_SIZE = 50
+# Siblings: the heaviest first, then by title and owner (a position KPI's copies differ
+# only by their owner), then the id so that pages never overlap.
+TREE_ORDER = (
+    "-weight",
+    "title",
+    "department__name",
+    "position__title",
+    "employee__user__full_name",
+    "pk",
+)
+_TREE_OWNERS = ("department", "position__department", "employee__user")
+
+
+def _count_of(rows: QuerySet, field: str) -> Coalesce:
+    """A correlated count of ``rows`` (already filtered on ``field=OuterRef(...)``)."""
+    counted = rows.order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _owned_in(departments) -> Q:
+    """Goals owned by one of ``departments``, by one of their positions or people."""
+    return (
+        Q(department__in=departments)
+        | Q(position__department__in=departments)
+        | Q(employee__department__in=departments)
+    )
+
+
+def goal_tree_scope(
+    visible: QuerySet[Goal],
+    *,
+    department: Department | None = None,
+    include_cancelled: bool = False,
+) -> QuerySet[Goal]:
+    """The goals the alignment tree shows, out of the user's visible goals.
+
+    Cancelled goals are left out unless asked for. With a department, only the branches
+    that reach into its subtree: goals owned there and the goals above them (a department
+    goal of Sales stays when a Sales East position KPI serves it).
+    """
+    scope = visible if include_cancelled else visible.exclude(status=Goal.Status.CANCELLED)
+    if department is None:
+        return scope
+    subtree = subtree_sql(Department, "parent", [department.pk])
+    owned = _owned_in(subtree)
+    below = scope.filter(owned)
+    return scope.filter(
+        owned
+        | Exists(below.filter(parent=OuterRef("pk")))
+        | Exists(below.filter(parent__parent=OuterRef("pk")))
+        | Exists(below.filter(parent__parent__parent=OuterRef("pk")))
+    )
+
+
+def with_tree_child_count(goals: QuerySet[Goal], scope: QuerySet[Goal]) -> QuerySet[Goal]:
+    """``goals`` with ``child_count``: how many goals in ``scope`` serve each one."""
+    return goals.annotate(child_count=_count_of(scope.filter(parent=OuterRef("pk")), "parent"))
+
+
+def goal_tree_rows(rows: QuerySet[Goal], scope: QuerySet[Goal]) -> QuerySet[Goal]:
+    """``rows`` as tree nodes: in tree order, with their owners and ``child_count`` (the
+    goals in ``scope`` serving each)."""
+    return with_tree_child_count(rows, scope).select_related(*_TREE_OWNERS).order_by(*TREE_ORDER)
+
+
+def goal_tree_roots(
+    scope: QuerySet[Goal], *, cycle: Cycle, offset: int = 0, limit: int = TREE_PAGE_SIZE
+) -> tuple[list[Goal], int]:
+    """A page of the cycle's company objectives and how many there are (two queries)."""
+    roots = scope.filter(cycle=cycle, level=L.COMPANY)
+    return list(goal_tree_rows(roots, scope)[offset : offset + limit]), roots.count()
+
+
+def goal_tree_children(
+    scope: QuerySet[Goal], *, parent: Goal, offset: int = 0, limit: int = TREE_PAGE_SIZE
+) -> list[Goal]:
+    """A page of the goals serving ``parent`` (one query)."""
+    return list(goal_tree_rows(scope.filter(parent=parent), scope)[offset : offset + limit])
+
+
+def goal_tree_first_children(
+    scope: QuerySet[Goal], *, parents: list[Goal], limit: int = TREE_PAGE_SIZE
+) -> dict[int, list[Goal]]:
+    """The first page of children of each of ``parents``, all in one query (a row number
+    per parent), so the first screen can open every company objective at once."""
+    if not parents:
+        return {}
+    ranked = (
+        goal_tree_rows(scope.filter(parent__in=[p.pk for p in parents]), scope)
+        .annotate(rank=Window(RowNumber(), partition_by=F("parent"), order_by=TREE_ORDER))
+        .filter(rank__lte=limit)
+        .order_by("parent", "rank")
+    )
+    children: dict[int, list[Goal]] = {p.pk: [] for p in parents}
+    for goal in ranked:
+        children[goal.parent_id].append(goal)
+    return children
+
+
+def coverage_objectives(
+    goals: QuerySet[Goal], *, cycle: Cycle, departments: QuerySet[Department]
+) -> QuerySet[Goal]:
+    """Live company objectives of the cycle that no live goal of ``departments`` serves.
+
+    ``goals`` (here and below) is the set the user may read (``access.goals_visible_to``).
+    """
+    live = goals.filter(cycle=cycle).exclude(status=Goal.Status.CANCELLED)
+    served = live.filter(level=L.DEPARTMENT, parent=OuterRef("pk"), department__in=departments)
+    return live.filter(level=L.COMPANY).exclude(Exists(served)).order_by("-weight", "title", "pk")
+
+
+def coverage_departments(
+    goals: QuerySet[Goal], *, cycle: Cycle, departments: QuerySet[Department]
+) -> QuerySet[Department]:
+    """Departments without a live goal of their own in the cycle, with their head and
+    active headcount. The top of the organisation is left out: the company objectives
+    are its goals."""
+    own = goals.filter(cycle=cycle, level=L.DEPARTMENT, department=OuterRef("pk")).exclude(
+        status=Goal.Status.CANCELLED
+    )
+    return (
+        departments.filter(parent__isnull=False)
+        .exclude(Exists(own))
+        .select_related("parent", "head__user")
+        .annotate(headcount=Count("employees", filter=Q(employees__is_active=True)))
+        .order_by("name", "pk")
+    )
+
+
+def coverage_positions(
+    goals: QuerySet[Goal], *, cycle: Cycle, positions: QuerySet[Position]
+) -> QuerySet[Position]:
+    """Positions somebody holds that carry no live KPI in the cycle, with the number of
+    active holders."""
+    kpis = goals.filter(cycle=cycle, level=L.POSITION, position=OuterRef("pk")).exclude(
+        status=Goal.Status.CANCELLED
+    )
+    return (
+        positions.annotate(holder_count=Count("holders", filter=Q(holders__is_active=True)))
+        .filter(holder_count__gt=0)
+        .exclude(Exists(kpis))
+        .select_related("department")
+        .order_by("department__name", "title", "pk")
+    )
+
+
+def coverage_weights(
+    goals: QuerySet[Goal], *, cycle: Cycle, people: QuerySet[Employee]
+) -> QuerySet[Employee]:
+    """People among ``people`` whose counted goals in the cycle do not total 100, by
+    name, each with ``weight_total``.
+
+    The rule closing goal setting applies (:func:`weight_problems`: counted statuses,
+    people without a counted goal left out), asked of the database so that the page
+    reads a count and a few rows rather than every person who is off.
+    """
+    counted = goals.filter(
+        cycle=cycle, level=L.PERSONAL, employee=OuterRef("pk"), status__in=Goal.COUNTED
+    )
+    total = counted.order_by().values("employee").annotate(t=Sum("weight")).values("t")
+    return (
+        people.annotate(
+            weight_total=Subquery(total, output_field=DecimalField(max_digits=9, decimal_places=2))
+        )
+        .filter(weight_total__isnull=False)
+        .exclude(weight_total=Decimal(100))
+        .select_related("user", "department")
+        .order_by("user__full_name", "pk")
+    )
+
+
+def coverage_people(
+    goals: QuerySet[Goal], *, cycle: Cycle, people: QuerySet[Employee]
+) -> QuerySet[Employee]:
+    """People among ``people`` without an approved (counted) goal in the cycle, each with
+    ``waiting``: how many of their goals are still a draft or a proposal."""
+    theirs = goals.filter(cycle=cycle, level=L.PERSONAL, employee=OuterRef("pk"))
+    waiting = theirs.filter(status__in=[Goal.Status.DRAFT, Goal.Status.PROPOSED])
+    return (
+        people.exclude(Exists(theirs.filter(status__in=Goal.COUNTED)))
+        .annotate(waiting=_count_of(waiting, "employee"))
+        .select_related("user", "department", "position")
+        .order_by("user__full_name", "pk")
+    )

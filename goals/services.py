@@ -23,6 +23,7 @@ from django.db.models import DecimalField, F, Func, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, NullIf, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from simple_history.utils import bulk_create_with_history
 
 from perfcycle import access
@@ -493,8 +494,9 @@ def goal_cancel(*, actor, goal: Goal, reason: str, expected_version: int | None 
     """Cancel a goal (its weight leaves the owner's 100). Locked goals need reopening."""
     access.require(access.can_change_goal(actor, goal))
     reason = _require_comment(reason, "reason")
-    if goal.is_locked:
-        _check_editable(goal)
+    current = Goal.objects.select_related("cycle").get(pk=goal.pk)
+    if current.is_locked:
+        _check_editable(current)
     if Goal.objects.filter(parent=goal).exclude(status=S.CANCELLED).exists():
         raise ValidationError(
             _("Goals still serve this one; cancel them or align them elsewhere first.")
@@ -624,7 +626,11 @@ def goal_setting_close(*, actor, cycle: Cycle) -> GoalSettingClosed:
         )
     if pending:
         messages.append(
-            _("%(count)s proposed goals still wait for their manager's decision.")
+            ngettext(
+                "%(count)s proposed goal still waits for a manager's decision.",
+                "%(count)s proposed goals still wait for a manager's decision.",
+                pending,
+            )
             % {"count": pending}
         )
     if messages:

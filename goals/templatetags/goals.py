@@ -54,3 +54,56 @@ def progress_bar(value, label: str = ""):
         return {"value": None, "label": label}
     value = Decimal(value)
     return {"value": value, "bar": min(value, Decimal(100)), "label": label}
+
+
+# --- the home page: what is due for this person in the goals ---------------------------
+
+
+@register.inclusion_tag("goals/includes/home_mine.html")
+def home_my_goals(user, cycle):
+    """My goals at a glance: how many, whether the weights total 100, what is at risk."""
+    from django.db.models import Count, Q, Sum
+
+    from perfcycle import access
+
+    me = access.roles(user).employee
+    if me is None or cycle is None:
+        return {"cycle": None}
+    numbers = Goal.objects.filter(cycle=cycle, employee=me).aggregate(
+        total=Count("pk", filter=~Q(status=S.CANCELLED)),
+        weights=Sum("weight", filter=Q(status__in=Goal.COUNTED)),
+        drafts=Count("pk", filter=Q(status=S.DRAFT)),
+        proposed=Count("pk", filter=Q(status=S.PROPOSED)),
+        at_risk=Count(
+            "pk",
+            filter=Q(status__in=Goal.TRACKED, last_confidence__in=CheckIn.AT_RISK),
+        ),
+        unmeasured=Count("pk", filter=Q(status__in=Goal.TRACKED, last_checkin_at__isnull=True)),
+    )
+    numbers["weights"] = numbers["weights"] or 0
+    return {"cycle": cycle, "numbers": numbers}
+
+
+@register.inclusion_tag("goals/includes/home_team.html")
+def home_team_goals(user, cycle):
+    """A manager's goal work: proposals waiting for them, their people's goals at risk."""
+    from django.db.models import Count, Q
+
+    from perfcycle import access
+
+    if cycle is None or not access.roles(user).is_manager:
+        return {"cycle": None}
+    team = access.team_members(user).values("pk")
+    numbers = Goal.objects.filter(cycle=cycle, employee__in=team).aggregate(
+        at_risk=Count(
+            "pk",
+            filter=Q(status__in=Goal.TRACKED, last_confidence__in=CheckIn.AT_RISK),
+        ),
+        live=Count("pk", filter=Q(status__in=Goal.COUNTED)),
+    )
+    numbers["waiting"] = (
+        access.goals_changeable_by(user)
+        .filter(cycle=cycle, status=S.PROPOSED, employee__in=team)
+        .count()
+    )
+    return {"cycle": cycle, "numbers": numbers}

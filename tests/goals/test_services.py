@@ -187,7 +187,7 @@ def test_closing_waits_for_decisions_on_proposals(org, cascade, cycle, employee,
     )
     with pytest.raises(ValidationError) as exc:
         services.goal_setting_close(actor=hr_admin, cycle=cycle)
-    assert "1 proposed goals" in " ".join(exc.value.messages)
+    assert "1 proposed goal still waits" in " ".join(exc.value.messages)
 
 
 def test_closing_activates_and_locks_every_goal_and_moves_the_cycle_on(cascade, cycle, hr_admin):
