@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from perfcycle.models import Cycle, Department, Employee, Position
@@ -40,7 +41,7 @@ class Goal(models.Model):
         DRAFT = "draft", _("Draft")
         PROPOSED = "proposed", _("Proposed")
         APPROVED = "approved", _("Approved")
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("goal status", "Active")
         ACHIEVED = "achieved", _("Achieved")
         MISSED = "missed", _("Missed")
         CANCELLED = "cancelled", _("Cancelled")

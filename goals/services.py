@@ -620,10 +620,15 @@ def goal_setting_close(*, actor, cycle: Cycle) -> GoalSettingClosed:
             for p in problems[:10]
         )
         more = len(problems) - 10
-        messages.append(
-            _("Weights must total 100 for every owner. Off: %(list)s") % {"list": shown}
-            + (_(" and %(count)s more.") % {"count": more} if more > 0 else ".")
-        )
+        if more > 0:
+            messages.append(
+                _("Weights must total 100 for every owner. Off: %(list)s and %(count)s more.")
+                % {"list": shown, "count": more}
+            )
+        else:
+            messages.append(
+                _("Weights must total 100 for every owner. Off: %(list)s.") % {"list": shown}
+            )
     if pending:
         messages.append(
             ngettext(

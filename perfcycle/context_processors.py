@@ -27,6 +27,7 @@ def _navigation(user) -> dict:
         "organisation": r.sees_everyone or r.is_partner,
         "cycles": r.hr_admin,
         "reports": r.sees_everyone or r.is_partner or r.is_manager,
+        "goal_coverage": access.can_view_goal_coverage(user),
         "import": access.can_import_org(user),
         "admin": access.can_use_hr_admin(user),
         "roles": r,

@@ -237,8 +237,8 @@ class GoalCreateSerializer(GoalUpdateSerializer):
         for other in OWNER_FIELDS:
             if other != field and attrs.get(other) is not None:
                 errors[other] = [
-                    _("A %(level)s is not owned by a %(field)s.")
-                    % {"level": L(attrs["level"]).label.lower(), "field": other}
+                    _("Leave this empty: a %(level)s has no owner of this kind.")
+                    % {"level": L(attrs["level"]).label.lower()}
                 ]
         if errors:
             raise serializers.ValidationError(errors)
