@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, F, Func, OuterRef, Subquery, Sum
+from django.db.models import Avg, DecimalField, F, Func, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, NullIf, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -250,7 +250,10 @@ def _rollup_expression():
         parent=OuterRef("pk"), status__in=Goal.COUNTED, progress__isnull=False
     ).values("parent")
     weighted = children.annotate(
-        p=_Exact(Sum(F("weight") * F("progress"))) / NullIf(Sum("weight"), Decimal(0))
+        p=Coalesce(
+            _Exact(Sum(F("weight") * F("progress"))) / NullIf(Sum("weight"), Decimal(0)),
+            Avg("progress"),
+        )
     ).values("p")
     output = DecimalField(max_digits=7, decimal_places=2)
     return Round(

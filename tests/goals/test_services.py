@@ -634,3 +634,17 @@ def test_deleting_is_for_drafts_and_proposals_only(proposal, cascade, employee, 
         services.goal_delete(actor=hr_admin, goal=cascade.employee_copy)
     services.goal_delete(actor=employee, goal=proposal)
     assert not Goal.objects.filter(pk=proposal.pk).exists()
+
+
+def test_goals_weighted_zero_count_equally_in_the_roll_up(cascade, hr_admin):
+    for copy in (cascade.employee_copy, cascade.peer_copy):
+        services.goal_update(
+            actor=hr_admin, goal=copy, data={"weight": Decimal(0)}, expected_version=None
+        )
+    services.checkin_record(
+        actor=hr_admin, goal=cascade.employee_copy, actual=Decimal(90), confidence="on_track"
+    )
+    services.checkin_record(
+        actor=hr_admin, goal=cascade.peer_copy, actual=Decimal(100), confidence="on_track"
+    )
+    assert Goal.objects.get(pk=cascade.bookings.pk).progress == Decimal("87.50")
