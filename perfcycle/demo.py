@@ -9,7 +9,9 @@ two numbers give the same rows, byte for byte.
 
 :func:`seed_company` imports those rows with :func:`perfcycle.org_import.import_org_rows`,
 then gives the demo logins their roles, creates a five-level rating scale and a running
-cycle for the current year, all through :mod:`perfcycle.services`.
+cycle for the current year, all through :mod:`perfcycle.services`, and has
+:func:`goals.demo.seed_goals` set the cycle's goals (closing goal setting once its
+deadline has passed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import random
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -511,6 +514,7 @@ class SeedResult:
     cycle: Cycle
     logins: list[tuple[str, str, str]]  # (role, e-mail, name)
     seconds: float
+    goals: Any = None  # goals.demo.GoalCounts
 
 
 RATING_LEVELS = [
@@ -527,8 +531,10 @@ def seed_company(
     employees: int = DEFAULT_EMPLOYEES,
     seed: int = DEFAULT_SEED,
     today: datetime.date | None = None,
+    goals: bool = True,
 ) -> SeedResult:
-    """Write the demo company into an empty database, in one transaction."""
+    """Write the demo company into an empty database, in one transaction; with ``goals``,
+    also the goals of the demo cycle."""
     from .org_import import import_org_rows  # written alongside; imported when used
 
     started = time.monotonic()
@@ -556,18 +562,40 @@ def seed_company(
         User.objects.filter(pk__in=[u.pk for u in users.values()]).update(
             password=make_password(settings.DEMO_PASSWORD)
         )
-        cycle = _running_cycle(hr_admin, today)
+        cycle = _running_cycle(hr_admin, today, goal_setting=goals)
+        goal_counts = None
+        if goals:
+            # The one call from the core into an app above it: the demo cycle's goals,
+            # which also close goal setting once its deadline has passed.
+            from goals.demo import seed_goals
+
+            try:
+                goal_counts = seed_goals(
+                    cycle=cycle,
+                    hr_admin=hr_admin,
+                    seed=seed,
+                    today=today,
+                    employee_email=EMPLOYEE_EMAIL,
+                    reserved_emails=frozenset(email for email, _role in DEMO_LOGINS),
+                )
+            except ValidationError as exc:  # a bug in the demo, not in the user's input
+                raise SeedError(_("The goals service refused the demo: %s") % exc) from exc
+            cycle.refresh_from_db()
     return SeedResult(
         employees=Employee.objects.count(),
         departments=Department.objects.count(),
         cycle=cycle,
         logins=[(str(role), email, users[email].full_name) for email, role in DEMO_LOGINS],
         seconds=time.monotonic() - started,
+        goals=goal_counts,
     )
 
 
-def _running_cycle(actor: User, today: datetime.date) -> Cycle:
-    """A five-level scale and this year's cycle: goal setting until March, then coaching."""
+def _running_cycle(actor: User, today: datetime.date, *, goal_setting: bool) -> Cycle:
+    """A five-level scale and this year's cycle: goal setting until March, then coaching.
+
+    With ``goal_setting`` the cycle starts in goal setting whatever the date, so that the
+    goals can be set; closing it is then the goals' business (``goals.demo``)."""
     scale = services.rating_scale_create(
         actor=actor,
         name="Five-point scale",
@@ -594,7 +622,9 @@ def _running_cycle(actor: User, today: datetime.date) -> Cycle:
             period_start=datetime.date(year, 1, 1),
             period_end=datetime.date(year, 12, 31),
             rating_scale=scale,
-            status=Cycle.Status.GOAL_SETTING if today <= goals_due else Cycle.Status.IN_PROGRESS,
+            status=Cycle.Status.GOAL_SETTING
+            if goal_setting or today <= goals_due
+            else Cycle.Status.IN_PROGRESS,
             deadlines={phase.value: due for phase, due in deadlines.items()},
         )
     except ValidationError as exc:  # a bug in the demo, not in the user's input

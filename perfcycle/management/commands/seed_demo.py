@@ -34,12 +34,21 @@ class Command(BaseCommand):
             % {"seed": demo.DEFAULT_SEED},
         )
         parser.add_argument(
+            "--no-goals",
+            action="store_false",
+            dest="goals",
+            help=_(
+                "Seed the organisation and the cycle only, without the goals cascade and its "
+                "check-ins."
+            ),
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help=_("Do nothing if the database already holds employees."),
         )
 
-    def handle(self, *args, employees, seed, if_empty, **options):
+    def handle(self, *args, employees, seed, if_empty, goals=True, **options):
         if not demo.MIN_EMPLOYEES <= employees <= demo.MAX_EMPLOYEES:
             raise CommandError(
                 _("--employees must be between %(min)s and %(max)s; you asked for %(n)s.")
@@ -68,7 +77,7 @@ class Command(BaseCommand):
                 % {"n": existing}
             )
         try:
-            result = demo.seed_company(employees=employees, seed=seed)
+            result = demo.seed_company(employees=employees, seed=seed, goals=goals)
         except demo.SeedError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -87,6 +96,8 @@ class Command(BaseCommand):
                 }
             )
         )
+        if result.goals is not None:
+            self._write_goals(result.goals)
         self.stdout.write("")
         self.stdout.write(
             _("Demo logins (password for all: %(password)s)") % {"password": settings.DEMO_PASSWORD}
@@ -94,3 +105,29 @@ class Command(BaseCommand):
         width = max(len(role) for role, _email, _name in result.logins)
         for role, email, name in result.logins:
             self.stdout.write(f"  {role:<{width}}  {email:<34}  {name}")
+
+    def _write_goals(self, counts) -> None:
+        self.stdout.write(
+            _(
+                "Goals: %(objectives)s company objectives, %(departments)s department goals, "
+                "%(kpis)s position KPIs and %(personal)s personal goals (%(proposed)s proposed "
+                "by employees, %(waiting)s waiting for a decision, %(returned)s returned); "
+                "%(checkins)s check-ins, %(at_risk)s goals at risk or off track."
+            )
+            % {
+                "objectives": counts.objectives,
+                "departments": counts.department_goals,
+                "kpis": counts.position_kpis,
+                "personal": counts.personal_goals,
+                "proposed": counts.proposed,
+                "waiting": counts.waiting,
+                "returned": counts.returned,
+                "checkins": counts.checkins,
+                "at_risk": counts.at_risk,
+            }
+        )
+        self.stdout.write(
+            _("Goal setting is closed; the cycle is in its coaching period.")
+            if counts.goal_setting_closed
+            else _("Goal setting is open.")
+        )
