@@ -671,26 +671,30 @@ def coverage_positions(
 
 def coverage_weights(
     goals: QuerySet[Goal], *, cycle: Cycle, people: QuerySet[Employee]
-) -> QuerySet[Employee]:
+) -> QuerySet[dict]:
     """People among ``people`` whose counted goals in the cycle do not total 100, by
-    name, each with ``weight_total``.
+    name: rows of ``employee`` (id), ``name``, ``number``, ``department_name`` and ``total``.
 
-    The rule closing goal setting applies (:func:`weight_problems`: counted statuses,
-    people without a counted goal left out), asked of the database so that the page
-    reads a count and a few rows rather than every person who is off.
+    The rule closing goal setting applies (:func:`weight_problems`: counted statuses;
+    people without a counted goal are left out), asked of the database in one grouped
+    query, so the page reads a count and a few rows rather than everyone who is off.
     """
-    counted = goals.filter(
-        cycle=cycle, level=L.PERSONAL, employee=OuterRef("pk"), status__in=Goal.COUNTED
-    )
-    total = counted.order_by().values("employee").annotate(t=Sum("weight")).values("t")
     return (
-        people.annotate(
-            weight_total=Subquery(total, output_field=DecimalField(max_digits=9, decimal_places=2))
+        goals.filter(
+            cycle=cycle,
+            level=L.PERSONAL,
+            status__in=Goal.COUNTED,
+            employee__in=people.values("pk"),
         )
-        .filter(weight_total__isnull=False)
-        .exclude(weight_total=Decimal(100))
-        .select_related("user", "department")
-        .order_by("user__full_name", "pk")
+        .values(
+            "employee",
+            name=F("employee__user__full_name"),
+            number=F("employee__employee_number"),
+            department_name=F("employee__department__name"),
+        )
+        .annotate(total=Sum("weight"))
+        .exclude(total=Decimal(100))
+        .order_by("name", "employee")
     )
 
 

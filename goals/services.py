@@ -460,6 +460,8 @@ def _require_comment(comment: str, field: str = "comment") -> str:
 def goal_submit(*, actor, goal: Goal, expected_version: int | None = None) -> Goal:
     """The owner sends their draft goal to their manager for approval."""
     access.require(access.can_change_goal(actor, goal))
+    # A draft locked when goal setting closed goes back only after HR reopens it.
+    _check_editable(Goal.objects.select_related("cycle").get(pk=goal.pk))
     return _transition(actor=actor, goal=goal, action="submit", expected_version=expected_version)
 
 

@@ -207,8 +207,8 @@ def _capped(rows) -> dict:
     return {"count": count, "rows": shown, "more": count - len(shown)}
 
 
-def _off_by(person) -> Decimal:
-    return person.weight_total - 100
+def _off_by(row) -> Decimal:
+    return row["total"] - 100
 
 
 @login_required
@@ -221,8 +221,8 @@ def coverage(request):
     context = {"form": form, "cycle": cycle, "everyone": access.roles(user).sees_everyone}
     if cycle is not None:
         sections = {key: _capped(_section(scope, key)) for key in SECTIONS}
-        for person in sections["weights"]["rows"]:
-            person.off_by = _off_by(person)
+        for row in sections["weights"]["rows"]:
+            row["off_by"] = _off_by(row)
         context["sections"] = sections
     return render(request, "goals/coverage.html", context)
 
@@ -261,15 +261,9 @@ def _export_rows(key, rows):
             yield [p.title, p.department.name, p.holder_count]
     elif key == "weights":
         yield [_("Name"), _("Employee number"), _("Department"), _("Total weight"), _("Off by")]
-        for e in rows.iterator(chunk_size=2000):
-            total = e.weight_total
-            yield [
-                e.user.full_name,
-                e.employee_number,
-                e.department.name,
-                _number(total),
-                _number(_off_by(e)),
-            ]
+        for row in rows.iterator(chunk_size=2000):
+            total, off_by = _number(row["total"]), _number(_off_by(row))
+            yield [row["name"], row["number"], row["department_name"], total, off_by]
     else:
         yield [
             _("Name"),

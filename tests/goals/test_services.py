@@ -648,3 +648,22 @@ def test_goals_weighted_zero_count_equally_in_the_roll_up(cascade, hr_admin):
         actor=hr_admin, goal=cascade.peer_copy, actual=Decimal(100), confidence="on_track"
     )
     assert Goal.objects.get(pk=cascade.bookings.pk).progress == Decimal("87.50")
+
+
+def test_a_draft_locked_at_the_close_is_submitted_only_after_hr_reopens_it(
+    org, cascade, cycle, employee, manager, hr_admin
+):
+    draft = services.goal_create(
+        actor=employee,
+        cycle=cycle,
+        level=L.PERSONAL,
+        owner=org.employee,
+        parent=cascade.bookings,
+        data=goal_data("Mentor a new hire", 0, kind=Goal.Kind.MILESTONE),
+        submit=False,
+    )
+    services.goal_setting_close(actor=hr_admin, cycle=cycle)
+    with pytest.raises(ValidationError, match="locked"):
+        services.goal_submit(actor=fresh(employee), goal=draft)
+    services.goal_reopen(actor=hr_admin, goal=draft, reason="Agreed in the March review")
+    assert services.goal_submit(actor=fresh(employee), goal=draft).status == S.PROPOSED

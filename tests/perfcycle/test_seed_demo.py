@@ -308,8 +308,8 @@ def test_it_prints_the_demo_logins_and_the_password(seeded):
 def test_it_seeds_in_batches_not_a_query_per_person(db):
     # Bulk writes: the query count grows by batches (SQLite's are small), never by person,
     # or seeding 50,000 employees would take hours. (Measured: 10,000 in about 4 s.)
-    # The organisation only: the goals cascade makes service calls per department and
-    # position, which grow with the organisation's shape (tests/goals/test_demo_goals.py).
+    # The organisation only: the goals cascade (goals.demo) makes a service call per
+    # department goal and position KPI, so its queries grow with the number of positions.
     counts = []
     for employees in (40, 400):
         with transaction.atomic(), CaptureQueriesContext(connection) as queries:

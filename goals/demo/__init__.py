@@ -10,70 +10,43 @@ them; department heads write their department's goals and their positions' KPIs 
 chiefs set the heads' KPIs, the CEO the chiefs'); HR closes goal setting once its
 deadline has passed. What is written depends only on the organisation ``perfcycle.demo``
 built, the seed and the date. The goals themselves are listed in
-:mod:`goals.demo_catalogue`.
+:mod:`goals.demo.catalogue`; :mod:`goals.demo.checkins` records the progress.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Count
-from django.utils import timezone
 
 from perfcycle import access
 from perfcycle.models import Cycle, CycleDeadline, Department, Employee, Position
 
-from . import services
-from .demo_catalogue import (
+from .. import services
+from ..models import CheckIn, Goal
+from .catalogue import (
+    CEO_KPIS,
     DEMO_FIRST,
     DEMO_REVISED,
     DIVISION_GOALS,
     FAMILIES,
+    GRADE_FACTOR,
     LEAD_KPI,
     OBJECTIVES,
     PROPOSALS,
     REJECT_COMMENT,
     RETURN_COMMENT,
+    TEAM_FACTOR,
     DemoProposal,
     scaled,
 )
-from .models import CheckIn, Goal
+from .checkins import record_checkins
 
 L, S = Goal.Level, Goal.Status
-C = CheckIn.Confidence
-
-# What a person in each grade delivers on a volume KPI, relative to a P2.
-GRADE_FACTOR = {"P1": 0.7, "P2": 1.0, "P3": 1.25, "P4": 1.5}
-# A lead's team KPI is the individual one times a typical team size.
-TEAM_FACTOR = {"M1": 6, "M2": 18, "M3": 45}
-# Share of personal goals with progress recorded; the others have not checked in yet.
-CHECKED_IN = 0.88
-# The CEO's KPIs: the company's headline numbers.
-CEO_KPIS = [("revenue", 50), ("nps", 25), ("cost", 25)]
-
-COMMENTS = {
-    C.ON_TRACK: ["On plan.", "Ahead of plan after a strong month.", "", "Steady; no blockers."],
-    C.AT_RISK: [
-        "Behind plan; recovery actions agreed with my manager.",
-        "Two large items slipped to next quarter.",
-        "Waiting on another team; escalated.",
-    ],
-    C.OFF_TRACK: [
-        "Well behind: the main customer postponed.",
-        "Needs a decision on scope or the target.",
-        "Capacity gap since two colleagues left.",
-    ],
-}
-COMMENTS_ZH = {
-    C.ON_TRACK: ["进展顺利。", "本月表现强劲，领先计划。", ""],
-    C.AT_RISK: ["落后于计划，已与经理商定补救措施。", "两个大项目推迟到下季度。"],
-    C.OFF_TRACK: ["严重落后：主要客户推迟了项目。", "需要重新决定范围或目标。"],
-}
 
 
 @dataclass
@@ -131,7 +104,7 @@ def seed_goals(
         cycle.refresh_from_db()
     for step in later:
         step()
-    checkins = _checkins(cycle, org, rng, today=today)
+    checkins = record_checkins(cycle, rng, today=today)
     return _count(cycle, checkins=checkins, closed=close)
 
 
@@ -419,6 +392,9 @@ def _proposals(
         Employee.objects.filter(
             is_active=True, manager__isnull=False, position__grade__startswith="P"
         )
+        # HR's own goals need no approval, so HR administrators propose nothing here.
+        .exclude(user__groups__name=access.HR_ADMIN_GROUP)
+        .exclude(user__is_superuser=True)
         .select_related("user", "manager__user")
         .order_by("employee_number")
     )
@@ -514,125 +490,3 @@ def _make_room(cycle, person: Employee, spec: DemoProposal, manager) -> None:
         expected_version=heaviest.version,
         reason=f"{spec.weight} points moved to “{spec.title}”",
     )
-
-
-# --- check-ins -------------------------------------------------------------------------
-
-
-def _checkins(cycle: Cycle, org: _Org, rng: random.Random, *, today: datetime.date) -> int:
-    """Month-end check-ins (up to three) on most personal goals, and on the department
-    goals no KPI serves, in one call; the service rolls progress up the tree.
-
-    Each goal gets a score ``s`` on the KPI's own scale (0 at the threshold, 1 at the
-    target, 2 at the stretch) from the person's form plus chance, so some people are
-    behind everywhere, and a few goals land below the threshold or beyond the target.
-    """
-    dates = _month_ends(cycle, today)
-    span = (cycle.period_end - cycle.period_start).days or 1
-    chinese = {
-        pk: _chinese(name)
-        for pk, name in Employee.objects.values_list("pk", "department__name").order_by()
-    }
-    personal = Goal.objects.filter(cycle=cycle, level=L.PERSONAL, status__in=Goal.TRACKED)
-    unserved = Goal.objects.filter(
-        cycle=cycle, level=L.DEPARTMENT, status__in=Goal.TRACKED, children__isnull=True
-    ).select_related("department")
-    form: dict[tuple[str, int], float] = {}
-    measured_kpis: set[int] = set()
-    entries = []
-    for goal in [*personal.order_by("pk"), *unserved.order_by("pk")]:
-        if goal.level == L.PERSONAL:
-            owner, is_chinese = ("employee", goal.employee_id), chinese[goal.employee_id]
-            # Someone in each position has checked in, so every KPI shows progress.
-            skip = rng.random() > CHECKED_IN
-            if skip and (goal.source_id is None or goal.source_id in measured_kpis):
-                continue
-            measured_kpis.add(goal.source_id)
-        else:
-            owner, is_chinese = ("department", goal.department_id), _chinese(goal.department.name)
-        if owner not in form:
-            form[owner] = rng.gauss(0, 0.3)
-        final = 0.72 + form[owner] + rng.gauss(0, 0.45)
-        drift = rng.uniform(-0.1, 0.3)
-        taken = dates[-rng.choices((1, 2, 3), weights=(2, 1, 1))[0] :]
-        for i, day in enumerate(taken):
-            score = final - drift * (len(taken) - 1 - i)
-            confidence = _confidence(score, rng)
-            comments = (COMMENTS_ZH if is_chinese else COMMENTS)[confidence]
-            entry = {
-                "goal": goal,
-                "confidence": confidence,
-                "comment": rng.choice(comments),
-                "recorded_at": timezone.make_aware(
-                    datetime.datetime.combine(day, datetime.time(17, 0))
-                ),
-            }
-            if goal.is_measured:
-                entry["actual"] = _actual(goal, score, rng)
-            else:
-                elapsed = (day - cycle.period_start).days / span
-                percent = elapsed * (0.55 + 0.45 * score) * 100
-                entry["percent_complete"] = Decimal(round(min(max(percent, 0), 100)))
-            entries.append(entry)
-    if not entries:
-        return 0
-    return services.checkins_record_bulk(actor=None, entries=entries)
-
-
-def _month_ends(cycle: Cycle, today: datetime.date) -> list[datetime.date]:
-    """The last three month ends of the period before ``today`` (or today, in January)."""
-    ends = []
-    year, month = cycle.period_start.year, cycle.period_start.month
-    while True:
-        end = datetime.date(year, month, calendar.monthrange(year, month)[1])
-        if end >= today or end > cycle.period_end:
-            break
-        ends.append(end)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return ends[-3:] or [min(max(today, cycle.period_start), cycle.period_end)]
-
-
-def _confidence(score: float, rng: random.Random) -> str:
-    """How sure the owner is, which mostly follows the numbers."""
-    roll = rng.random()
-    if score < 0.1:
-        return C.OFF_TRACK if roll < 0.75 else C.AT_RISK
-    if score < 0.55:
-        return C.AT_RISK if roll < 0.7 else C.ON_TRACK
-    return C.AT_RISK if roll < 0.06 else C.ON_TRACK
-
-
-def _actual(goal: Goal, score: float, rng: random.Random) -> Decimal:
-    """The measured value that scores ``score`` on the goal's own scale."""
-    score = min(max(score, -1.2), 2.2)
-    if goal.direction == Goal.Direction.RANGE:
-        low, high = goal.range_low, goal.range_high
-        numbers = (low, high, goal.tolerance)
-        tolerance = goal.tolerance or (high - low) / 4
-        if score >= 0.5:
-            value = low + (high - low) * _dec(rng.uniform(0.1, 0.9))
-        else:
-            off = tolerance * _dec(min((0.5 - score) * 2.4, 2.0))
-            value = high + off if rng.random() < 0.5 else low - off
-    else:
-        threshold, target = goal.threshold, goal.target
-        stretch = goal.stretch if goal.stretch is not None else target + (target - threshold) / 2
-        numbers = (threshold, target, goal.stretch)
-        if score <= 1:
-            value = threshold + (target - threshold) * _dec(score)
-        else:
-            value = target + (stretch - target) * _dec(score - 1)
-        if goal.unit.startswith("%") and max(threshold, target, stretch) <= 100:
-            value = min(value, Decimal(100))
-    return _round_like(max(value, Decimal(0)), numbers)
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(str(round(x, 4)))
-
-
-def _round_like(value: Decimal, numbers) -> Decimal:
-    """One decimal place more than the goal's own numbers use."""
-    places = max((max(0, -n.normalize().as_tuple().exponent) for n in numbers if n), default=0)
-    step = Decimal(1).scaleb(-min(places + 1, 4))
-    return value.quantize(step, rounding=ROUND_HALF_UP)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .models import Goal
+from ..models import CheckIn, Goal
 
+C = CheckIn.Confidence
 KPI, MILESTONE = Goal.Kind.KPI, Goal.Kind.MILESTONE
 HIGHER, LOWER, RANGE = Goal.Direction.HIGHER, Goal.Direction.LOWER, Goal.Direction.RANGE
 
@@ -614,3 +615,34 @@ RETURN_COMMENT = (
 REJECT_COMMENT = (
     "This is part of the team lead's job this year; let's agree a stretch on your KPIs instead."
 )
+
+
+# --- how the demo behaves ----------------------------------------------------------
+
+# What a person in each grade delivers on a volume KPI, relative to a P2.
+GRADE_FACTOR = {"P1": 0.7, "P2": 1.0, "P3": 1.25, "P4": 1.5}
+# A lead's team KPI is the individual one times a typical team size.
+TEAM_FACTOR = {"M1": 6, "M2": 18, "M3": 45}
+# Share of personal goals with progress recorded; the others have not checked in yet.
+CHECKED_IN = 0.88
+# The CEO's KPIs: the company's headline numbers.
+CEO_KPIS = [("revenue", 50), ("nps", 25), ("cost", 25)]
+
+COMMENTS = {
+    C.ON_TRACK: ["On plan.", "Ahead of plan after a strong month.", "", "Steady; no blockers."],
+    C.AT_RISK: [
+        "Behind plan; recovery actions agreed with my manager.",
+        "Two large items slipped to next quarter.",
+        "Waiting on another team; escalated.",
+    ],
+    C.OFF_TRACK: [
+        "Well behind: the main customer postponed.",
+        "Needs a decision on scope or the target.",
+        "Capacity gap since two colleagues left.",
+    ],
+}
+COMMENTS_ZH = {
+    C.ON_TRACK: ["进展顺利。", "本月表现强劲，领先计划。", ""],
+    C.AT_RISK: ["落后于计划，已与经理商定补救措施。", "两个大项目推迟到下季度。"],
+    C.OFF_TRACK: ["严重落后：主要客户推迟了项目。", "需要重新决定范围或目标。"],
+}
