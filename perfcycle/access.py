@@ -436,12 +436,84 @@ def can_decide_goal(user, goal) -> bool:
     return _goals_managed_by(user).filter(pk=goal.pk).exists()
 
 
+def goals_trackable_by(user) -> QuerySet:
+    """Goals the user may record progress on: their own, and those they manage."""
+    from goals.models import Goal
+
+    r = roles(user)
+    trackable = _goals_managed_by(user)
+    if r.employee is not None:
+        trackable = trackable | Goal.objects.filter(employee=r.employee)
+    return trackable
+
+
 def can_record_checkin(user, goal) -> bool:
     """The owner records progress on their own goal; whoever manages the goal may too."""
     r = roles(user)
     if r.employee is not None and goal.employee_id == r.employee.pk:
         return True
     return _goals_managed_by(user).filter(pk=goal.pk).exists()
+
+
+def can_delete_checkin(user, checkin) -> bool:
+    """A check-in recorded by mistake is taken back by its author, or by HR."""
+    return checkin.author_id == getattr(user, "pk", None) or roles(user).hr_admin
+
+
+def can_finish_goal(user, goal) -> bool:
+    """Record a goal's outcome (achieved or missed): whoever decides on it, or HR."""
+    return roles(user).hr_admin or can_decide_goal(user, goal)
+
+
+def proposes_own_goal(user, *, level: str, owner) -> bool:
+    """Whether a goal the user writes is their own proposal, for someone above them to
+    decide (HR administrators' own goals are approved as they write them)."""
+    from goals.models import Goal
+
+    r = roles(user)
+    return (
+        level == Goal.Level.PERSONAL
+        and r.employee is not None
+        and owner is not None
+        and owner.pk == r.employee.pk
+        and not r.hr_admin
+    )
+
+
+def can_add_goal_late(user, *, level: str, owner) -> bool:
+    """After goal setting closes, goals are added by HR: an HR administrator anywhere, a
+    partner in their departments (a late joiner's goals, say)."""
+    from goals.models import Goal
+
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    if not r.is_partner or owner is None:
+        return False
+    department = owner if level == Goal.Level.DEPARTMENT else owner.department
+    return can_manage_department_people(user, department)
+
+
+def can_add_goal_under(user, goal) -> bool:
+    """Whether the user may write a goal serving ``goal`` (the page offers the button):
+    department goals under an objective and position KPIs under a department goal for
+    those who set goals for departments; personal goals under a KPI for every employee
+    (their own, as a proposal) and HR."""
+    from goals.models import Goal
+
+    if goal.level == Goal.Level.COMPANY:
+        return departments_goal_settable_by(user).exists()
+    if goal.level == Goal.Level.DEPARTMENT:
+        return departments_goal_settable_by(user).filter(pk=goal.department_id).exists()
+    if goal.level == Goal.Level.POSITION:
+        return can_set_personal_goals(user)
+    return False
+
+
+def can_set_personal_goals(user) -> bool:
+    """Every employee proposes goals of their own; HR writes anyone's."""
+    r = roles(user)
+    return r.employee is not None or r.hr_admin
 
 
 def can_create_goal(user, *, level: str, owner=None) -> bool:

@@ -100,6 +100,8 @@ def _render_detail(
     )
     more_checkins = len(checkins) > CHECKINS_SHOWN
     checkins = checkins[:CHECKINS_SHOWN]
+    for checkin in checkins:
+        checkin.deletable = access.can_delete_checkin(request.user, checkin)
     attainments = {c.pk: value for c, value in display.checkin_attainments(goal, checkins)}
     may = _permissions(user, goal)
     available = _available_actions(
@@ -141,22 +143,13 @@ def _render_detail(
 def _permissions(user, goal: Goal) -> dict:
     """What the policy lets the user do with this goal (each answer asked once)."""
     r = access.roles(user)
-    settable = access.departments_goal_settable_by(user)
-    if goal.level == L.COMPANY:
-        add_child = settable.exists()
-    elif goal.level == L.DEPARTMENT:
-        add_child = settable.filter(pk=goal.department_id).exists()
-    elif goal.level == L.POSITION:
-        add_child = r.employee is not None or r.hr_admin
-    else:
-        add_child = False
+    add_child = access.can_add_goal_under(user, goal)
     return {
         "change": access.can_change_goal(user, goal),
         "decide": access.can_decide_goal(user, goal),
         "checkin": access.can_record_checkin(user, goal),
         "reopen": access.can_reopen_goal(user, goal),
         "close_goal_setting": access.can_close_goal_setting(user, goal.cycle),
-        "hr": r.hr_admin,
         "me": r.employee.pk if r.employee is not None else None,
         "add_child": add_child,
         "decompose": goal.level == L.COMPANY and add_child,
@@ -399,13 +392,7 @@ def goal_create(request):
             return redirect("goals:detail", pk=goal.pk)
     # An employee's own goal is a proposal (or a draft) for their manager; the service
     # decides, the page only offers the matching buttons.
-    proposing = (
-        level == L.PERSONAL
-        and me is not None
-        and owner is not None
-        and owner.pk == me.pk
-        and not access.roles(user).hr_admin
-    )
+    proposing = access.proposes_own_goal(user, level=level, owner=owner)
     context = _form_context(form, cycle=cycle, level=level, owner=owner, proposing=proposing)
     return render(request, "goals/goal_form.html", context, status=400 if form.is_bound else 200)
 
@@ -559,7 +546,6 @@ def _created_message(goal: Goal) -> str:
 
 def _level_choices(user, cycle: Cycle, parent: Goal | None) -> dict:
     """The levels the user may start a goal at, for the page that asks which."""
-    r = access.roles(user)
     settable = access.departments_goal_settable_by(user).exists()
     options = []
     if access.can_create_goal(user, level=L.COMPANY):
@@ -567,7 +553,7 @@ def _level_choices(user, cycle: Cycle, parent: Goal | None) -> dict:
     if settable:
         options.append((L.DEPARTMENT, _("A department's share of a company objective.")))
         options.append((L.POSITION, _("A KPI for a position, copied to everyone holding it.")))
-    if r.employee is not None or r.hr_admin:
+    if access.can_set_personal_goals(user):
         options.append((L.PERSONAL, _("A goal of one person, serving a position KPI.")))
     return {
         "cycle": cycle,

@@ -186,3 +186,46 @@ def test_visibility_is_a_fixed_number_of_queries(
     with django_assert_max_num_queries(2):
         list(access.goals_visible_to(user))
     assert Decimal(cascade.grow.weight) == 60
+
+
+def test_a_check_in_is_taken_back_by_its_author_or_hr(cascade, employee, manager, hr_admin):
+    checkin = services.checkin_record(
+        actor=employee, goal=cascade.employee_copy, actual=Decimal(90), confidence="on_track"
+    )
+    assert access.can_delete_checkin(fresh(employee), checkin)
+    assert access.can_delete_checkin(fresh(hr_admin), checkin)
+    assert not access.can_delete_checkin(fresh(manager), checkin)
+
+
+def test_only_an_employees_own_goal_is_a_proposal(org, employee, manager, hr_admin):
+    assert access.proposes_own_goal(fresh(employee), level=L.PERSONAL, owner=org.employee)
+    assert not access.proposes_own_goal(fresh(manager), level=L.PERSONAL, owner=org.employee)
+    assert not access.proposes_own_goal(fresh(hr_admin), level=L.PERSONAL, owner=org.hr)
+
+
+def test_after_goal_setting_goals_are_added_by_hr_or_the_departments_partner(
+    org, manager, hr_admin
+):
+    partner = UserFactory()
+    partner_grant(actor=hr_admin, user=partner, department=org.sales)
+    partner = fresh(partner)
+    assert access.can_add_goal_late(fresh(hr_admin), level=L.PERSONAL, owner=org.outsider)
+    assert access.can_add_goal_late(partner, level=L.PERSONAL, owner=org.employee)
+    assert not access.can_add_goal_late(partner, level=L.PERSONAL, owner=org.outsider)
+    assert not access.can_add_goal_late(fresh(manager), level=L.PERSONAL, owner=org.employee)
+
+
+def test_bulk_check_ins_refuse_a_goal_out_of_reach_and_write_nothing(cascade, employee):
+    from django.core.exceptions import PermissionDenied
+
+    from goals.models import CheckIn
+
+    with pytest.raises(PermissionDenied):
+        services.checkins_record_bulk(
+            actor=fresh(employee),
+            entries=[
+                {"goal": cascade.employee_copy, "actual": Decimal(90), "confidence": "on_track"},
+                {"goal": cascade.peer_copy, "actual": Decimal(90), "confidence": "on_track"},
+            ],
+        )
+    assert not CheckIn.objects.exists()
