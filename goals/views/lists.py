@@ -4,13 +4,11 @@ filters stay in the URL."""
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from perfcycle import access
+from perfcycle.csv_export import csv_response, number_cell
 from perfcycle.models import Cycle, Department
 
 from .. import selectors
@@ -30,7 +29,6 @@ PAGE_SIZE = 25
 # The decisions block shows the oldest few; the status filter lists them all.
 DECISIONS_SHOWN = 10
 # A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cycle(request) -> Cycle | None:
@@ -165,68 +163,45 @@ def team(request):
 @require_GET
 def team_export(request):
     _form, cycle, goals, _filtered = _team_filtered(request)
-    response = StreamingHttpResponse(_team_csv(goals), content_type="text/csv; charset=utf-8")
     name = f"team-goals-{cycle.pk}.csv" if cycle else "team-goals.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe(value) -> str:
-    """Text for a CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _number(value) -> str:
-    return "" if value is None else format(value.normalize(), "f")
+    return csv_response(_team_csv(goals), name)
 
 
 def _team_csv(goals):
-    writer = csv.writer(_Echo())
-    # A byte-order mark lets spreadsheet programs read the UTF-8 names correctly.
-    yield "\ufeff" + writer.writerow(
-        [
-            _("Person"),
-            _("Employee number"),
-            _("Department"),
-            _("Goal"),
-            _("Serves"),
-            _("Weight"),
-            _("Status"),
-            _("Latest check-in"),
-            _("Confidence"),
-            _("Attainment"),
-            _("Progress"),
-            _("Due date"),
-            _("Person's weights total"),
-        ]
-    )
+    yield [
+        _("Person"),
+        _("Employee number"),
+        _("Department"),
+        _("Goal"),
+        _("Serves"),
+        _("Weight"),
+        _("Status"),
+        _("Latest check-in"),
+        _("Confidence"),
+        _("Attainment"),
+        _("Progress"),
+        _("Due date"),
+        _("Person's weights total"),
+    ]
     labels = dict(CheckIn.Confidence.choices)
     for goal in goals.iterator(chunk_size=2000):
         person = goal.employee
         checked = goal.last_checkin_at
-        yield writer.writerow(
-            [
-                _safe(person.user.full_name),
-                _safe(person.employee_number),
-                _safe(person.department.name),
-                _safe(goal.title),
-                _safe(goal.parent.title if goal.parent else ""),
-                _number(goal.weight),
-                _safe(goal.get_status_display()),
-                timezone.localtime(checked).date().isoformat() if checked else "",
-                _safe(labels.get(goal.last_confidence, "")),
-                _number(goal.attainment),
-                _number(goal.progress),
-                goal.due_date.isoformat() if goal.due_date else "",
-                _number(goal.owner_weight),
-            ]
-        )
+        yield [
+            person.user.full_name,
+            person.employee_number,
+            person.department.name,
+            goal.title,
+            goal.parent.title if goal.parent else "",
+            number_cell(goal.weight),
+            goal.get_status_display(),
+            timezone.localtime(checked).date().isoformat() if checked else "",
+            labels.get(goal.last_confidence, ""),
+            number_cell(goal.attainment),
+            number_cell(goal.progress),
+            goal.due_date.isoformat() if goal.due_date else "",
+            number_cell(goal.owner_weight),
+        ]
 
 
 # --- company objectives -------------------------------------------------------------------

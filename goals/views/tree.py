@@ -7,14 +7,12 @@ same number of queries however many goals a cycle holds.
 
 from __future__ import annotations
 
-import csv
-import re
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -22,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from perfcycle import access
+from perfcycle.csv_export import csv_response, number_cell
 from perfcycle.models import Department
 
 from .. import selectors
@@ -32,8 +31,6 @@ TREE_PAGE_SIZE = selectors.TREE_PAGE_SIZE
 # Each coverage section lists this many rows; the CSV export has them all.
 COVERAGE_SHOWN = 25
 # A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 class TreeFilterForm(CycleFilterForm):
@@ -227,29 +224,16 @@ def coverage(request):
     return render(request, "goals/coverage.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe(value) -> str:
-    """A cell a spreadsheet will not run: text starting like a formula gets a quote (a
-    plain number such as -30 stays a number)."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
-def _number(value) -> str:
-    return "" if value is None else f"{value.normalize():f}"
-
-
 def _export_rows(key, rows):
     if key == "objectives":
         yield [_("Company objective"), _("Weight"), _("Status"), _("Strategy line")]
         for goal in rows.iterator(chunk_size=2000):
-            yield [goal.title, _number(goal.weight), goal.get_status_display(), goal.strategy_ref]
+            yield [
+                goal.title,
+                number_cell(goal.weight),
+                goal.get_status_display(),
+                goal.strategy_ref,
+            ]
     elif key == "departments":
         yield [_("Department"), _("Code"), _("Part of"), _("Head"), _("People")]
         for d in rows.iterator(chunk_size=2000):
@@ -262,7 +246,7 @@ def _export_rows(key, rows):
     elif key == "weights":
         yield [_("Name"), _("Employee number"), _("Department"), _("Total weight"), _("Off by")]
         for row in rows.iterator(chunk_size=2000):
-            total, off_by = _number(row["total"]), _number(_off_by(row))
+            total, off_by = number_cell(row["total"]), number_cell(_off_by(row))
             yield [row["name"], row["number"], row["department_name"], total, off_by]
     else:
         yield [
@@ -293,18 +277,8 @@ def coverage_export(request, section):
     scope = _coverage_scope(request)
     if scope["cycle"] is None:
         raise Http404
-    writer = csv.writer(_Echo())
-
-    def lines():
-        # A byte-order mark lets spreadsheet programs read the UTF-8 names correctly.
-        yield "\ufeff"
-        for row in _export_rows(section, _section(scope, section)):
-            yield writer.writerow([_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    name = f"coverage-{section}-{scope['cycle'].pk}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    rows = _export_rows(section, _section(scope, section))
+    return csv_response(rows, f"coverage-{section}-{scope['cycle'].pk}.csv")
 
 
 urlpatterns = [

@@ -1,23 +1,19 @@
 """People pages: the directory (search, filters, paging, live search, CSV export) and the
 employee profile. The URLs name them through ``perfcycle.views.org``."""
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from perfcycle import access, selectors
+from perfcycle.csv_export import csv_response
 from perfcycle.forms import DirectoryFilterForm
 from perfcycle.hierarchy import ancestor_ids
 from perfcycle.models import Employee
 
 PAGE_SIZE = 25
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filtered_people(request):
@@ -59,38 +55,27 @@ def directory(request):
 @require_GET
 def directory_export(request):
     _form, people = _filtered_people(request)
-    response = StreamingHttpResponse(_csv_rows(people), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="people.csv"'
-    return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return csv_response(_csv_rows(people), "people.csv")
 
 
 def _csv_rows(people):
-    writer = csv.writer(_Echo())
-    # A byte-order mark lets spreadsheet programs read the UTF-8 names correctly.
-    yield "\ufeff" + writer.writerow(
-        [_("Name"), _("E-mail"), _("Employee number"), _("Department"), _("Position"), _("Manager")]
-    )
+    yield [
+        _("Name"),
+        _("E-mail"),
+        _("Employee number"),
+        _("Department"),
+        _("Position"),
+        _("Manager"),
+    ]
     for person in people.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                _safe(person.user.full_name),
-                _safe(person.user.email),
-                _safe(person.employee_number),
-                _safe(person.department.name),
-                _safe(person.position.title if person.position else ""),
-                _safe(person.manager.user.full_name if person.manager else ""),
-            ]
-        )
+        yield [
+            person.user.full_name,
+            person.user.email,
+            person.employee_number,
+            person.department.name,
+            person.position.title if person.position else "",
+            person.manager.user.full_name if person.manager else "",
+        ]
 
 
 @login_required
