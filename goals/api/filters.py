@@ -5,12 +5,41 @@ They narrow a queryset the access policy has already scoped; they never widen it
 
 from __future__ import annotations
 
+from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from perfcycle.api.filters import OrderingFilter, id_filter
 
 from ..models import CheckIn, Goal
+
+
+class _StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0, yes/no); anything else is a field error, not ignored."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise forms.ValidationError(_("Use true or false."), code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # The REST framework's BooleanWidget turns anything unknown into "no filter".
+        kwargs["widget"] = forms.TextInput
+        super().__init__(*args, **kwargs)
 
 
 class GoalFilter(filters.FilterSet):
@@ -21,7 +50,7 @@ class GoalFilter(filters.FilterSet):
     position = id_filter(_("KPIs of this position."), field_name="position_id")
     employee = id_filter(_("Goals owned by this person."), field_name="employee_id")
     parent = id_filter(_("Goals serving this goal."), field_name="parent_id")
-    at_risk = filters.BooleanFilter(
+    at_risk = StrictBooleanFilter(
         method="filter_at_risk",
         label=_("Goals whose latest check-in is at risk or off track (false: the others)."),
     )

@@ -310,13 +310,14 @@ def test_it_orders_by_what_is_asked_and_cascade_order_by_default(cascade, hr_adm
         {"status": "\x00"},
         {"at_risk": "perhaps"},
         {"ordering": "created_by__password"},
+        {"at_risk": "1.5"},
         {"search": "\x00"},
         {"parent": "-1"},
     ],
 )
-def test_it_never_answers_a_strange_query_with_a_500(cascade, hr_admin, query):
+def test_it_answers_a_strange_query_with_field_errors_not_a_500(cascade, hr_admin, query):
     response = client_for(hr_admin).get(URL, query)
-    assert response.status_code in (200, 400), response.content
+    assert response.status_code == 400, response.content
 
 
 # --- query counts ---------------------------------------------------------------------
@@ -879,6 +880,6 @@ def test_it_answers_a_get_on_an_action_with_405(cascade, hr_admin, name):
 
 
 def test_it_needs_a_login(cascade):
-    assert APIClient().get(URL).status_code in (401, 403)
-    assert APIClient().post(act(cascade.grow, "cancel"), {"reason": "x"}).status_code in (401, 403)
+    assert APIClient().get(URL).status_code == 401
+    assert APIClient().post(act(cascade.grow, "cancel"), {"reason": "x"}).status_code == 401
     assert reloaded(cascade.grow).status == S.APPROVED
