@@ -65,37 +65,44 @@ def weights_total(*, cycle: Cycle, level: str, owner) -> Decimal:
     return total or Decimal(0)
 
 
+def weights_off(goals: QuerySet[Goal], *, cycle: Cycle, group: tuple[str, ...], **names):
+    """The rule that closes goal setting, asked in one grouped query: per owner (the
+    ``group`` fields), the total weight of the counted goals in the cycle, where it is not
+    100. ``names`` adds columns to read with each row (``name=F(...)``)."""
+    return (
+        goals.filter(cycle=cycle, status__in=Goal.COUNTED)
+        .values(*group, **names)
+        .annotate(total=Sum("weight"))
+        .exclude(total=Decimal(100))
+    )
+
+
 def weight_problems(*, cycle: Cycle, goals: QuerySet[Goal] | None = None) -> list[WeightProblem]:
-    """Every owner whose counted goals in the cycle do not total 100, in four queries.
+    """Every owner whose counted goals in the cycle do not total 100, in one query.
 
     ``goals`` narrows the owners looked at (a user's visible goals); by default all.
     """
     base = Goal.objects.all() if goals is None else goals
-    totals = list(
-        base.filter(cycle=cycle, status__in=Goal.COUNTED)
-        .values("level", "department", "position", "employee")
-        .annotate(total=Sum("weight"))
-        .exclude(total=Decimal(100))
-        .order_by("level", "department", "position", "employee")
-    )
-    departments = Department.objects.in_bulk([t["department"] for t in totals if t["department"]])
-    positions = Position.objects.select_related("department").in_bulk(
-        [t["position"] for t in totals if t["position"]]
-    )
-    people = Employee.objects.select_related("user").in_bulk(
-        [t["employee"] for t in totals if t["employee"]]
-    )
+    totals = weights_off(
+        base,
+        cycle=cycle,
+        group=("level", "department", "position", "employee"),
+        department_name=F("department__name"),
+        position_title=F("position__title"),
+        position_department=F("position__department__name"),
+        person=F("employee__user__full_name"),
+    ).order_by("level", "department", "position", "employee")
     problems = []
     for t in totals:
         if t["level"] == L.COMPANY:
             owner_id, name = None, str(L.COMPANY.label)
         elif t["department"]:
-            owner_id, name = t["department"], departments[t["department"]].name
+            owner_id, name = t["department"], t["department_name"]
         elif t["position"]:
-            position = positions[t["position"]]
-            owner_id, name = position.pk, f"{position.title} ({position.department.name})"
+            owner_id = t["position"]
+            name = f"{t['position_title']} ({t['position_department']})"
         else:
-            owner_id, name = t["employee"], people[t["employee"]].user.full_name
+            owner_id, name = t["employee"], t["person"]
         problems.append(
             WeightProblem(level=t["level"], owner_id=owner_id, owner_name=name, total=t["total"])
         )
@@ -679,23 +686,14 @@ def coverage_weights(
     people without a counted goal are left out), asked of the database in one grouped
     query, so the page reads a count and a few rows rather than everyone who is off.
     """
-    return (
-        goals.filter(
-            cycle=cycle,
-            level=L.PERSONAL,
-            status__in=Goal.COUNTED,
-            employee__in=people.values("pk"),
-        )
-        .values(
-            "employee",
-            name=F("employee__user__full_name"),
-            number=F("employee__employee_number"),
-            department_name=F("employee__department__name"),
-        )
-        .annotate(total=Sum("weight"))
-        .exclude(total=Decimal(100))
-        .order_by("name", "employee")
-    )
+    return weights_off(
+        goals.filter(level=L.PERSONAL, employee__in=people.values("pk")),
+        cycle=cycle,
+        group=("employee",),
+        name=F("employee__user__full_name"),
+        number=F("employee__employee_number"),
+        department_name=F("employee__department__name"),
+    ).order_by("name", "employee")
 
 
 def coverage_people(

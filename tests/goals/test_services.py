@@ -667,3 +667,26 @@ def test_a_draft_locked_at_the_close_is_submitted_only_after_hr_reopens_it(
         services.goal_submit(actor=fresh(employee), goal=draft)
     services.goal_reopen(actor=hr_admin, goal=draft, reason="Agreed in the March review")
     assert services.goal_submit(actor=fresh(employee), goal=draft).status == S.PROPOSED
+
+
+def test_weight_problems_is_one_query_however_many_owners_are_off(
+    org, cascade, cycle, django_assert_num_queries
+):
+    for count in (3, 300):
+        Goal.objects.bulk_create(
+            Goal(
+                cycle=cycle,
+                level=L.PERSONAL,
+                employee=EmployeeFactory(department=org.sales_east),
+                parent=cascade.bookings,
+                title="Extra",
+                weight=Decimal(40),
+                status=S.APPROVED,
+                kind=Goal.Kind.MILESTONE,
+            )
+            for _ in range(count)
+        )
+        with django_assert_num_queries(1):
+            problems = weight_problems(cycle=cycle)
+        assert len(problems) == Goal.objects.filter(weight=40).count()
+        assert problems[0].total == 40
