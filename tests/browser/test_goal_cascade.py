@@ -88,7 +88,21 @@ def test_an_objective_cascades_to_a_persons_check_in_and_its_progress_rolls_up(p
     expect(page.locator("h1")).to_have_text(OBJECTIVE)
     expect(page.locator("#goal-progress").locator("..")).to_contain_text("110%")
 
-    # ... and shows in the alignment tree.
+    # ... and shows in the alignment tree, where the branch opens down to the KPI.
     page.goto("/goals/tree/")
     node = page.locator("li", has=page.get_by_role("link", name=OBJECTIVE)).first
     expect(node).to_contain_text("110%")
+    # The objective opens on its department goals; the department goal (named like the
+    # objective it copies) loads its KPIs on the first click, through HTMX.
+    toggles = page.get_by_role("button", name=f"Goals serving {OBJECTIVE}")
+    expect(toggles).to_have_count(2)
+    department_toggle = toggles.nth(1)
+    expect(department_toggle).to_have_attribute("aria-expanded", "false")
+    kpi = page.get_by_role("link", name="Western bookings")
+    expect(kpi).to_have_count(0)
+    department_toggle.click()
+    expect(department_toggle).to_have_attribute("aria-expanded", "true")
+    expect(kpi.first).to_be_visible()
+    expect(page.locator(".goal-row", has=kpi).first).to_contain_text("110%")
+    department_toggle.click()
+    expect(kpi.first).to_be_hidden()
