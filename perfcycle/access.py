@@ -618,6 +618,175 @@ def checkins_visible_to(user) -> QuerySet:
     return CheckIn.objects.filter(goal__in=goals_visible_to(user).values("pk"))
 
 
+# --- appraisals ------------------------------------------------------------------------
+#
+# An appraisal is read by the people above the employee (the reporting line, the heads
+# of their departments, the reviewer HR assigned, the calibration panel), by HR and by
+# executives; the employee reads their own. What the employee reads of it before HR
+# releases the results is their own self-review only: see :func:`sees_assessment`.
+
+CALIBRATE_PERMISSION = "calibrate_session"
+
+
+def _sessions_granted(user) -> QuerySet:
+    """Calibration sessions the user sits on (a grant to them or to one of their groups)."""
+    from appraisals.models import (
+        CalibrationSessionGroupObjectPermission,
+        CalibrationSessionUserObjectPermission,
+    )
+
+    by_user = CalibrationSessionUserObjectPermission.objects.filter(
+        user=user, permission__codename=CALIBRATE_PERMISSION
+    ).values("content_object_id")
+    by_group = CalibrationSessionGroupObjectPermission.objects.filter(
+        group__user=user, permission__codename=CALIBRATE_PERMISSION
+    ).values("content_object_id")
+    return Q(pk__in=by_user) | Q(pk__in=by_group)
+
+
+def appraisals_visible_to(user) -> QuerySet:
+    from appraisals.models import Appraisal, CalibrationSession
+
+    r = roles(user)
+    if r.sees_everyone:
+        return Appraisal.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return Appraisal.objects.none()
+    condition = Q(session__in=CalibrationSession.objects.filter(_sessions_granted(user)))
+    if r.employee is not None:
+        me = r.employee
+        condition |= Q(employee=me) | Q(reviewer=me)
+        if r.is_manager:
+            headed = Department.objects.filter(head=me).values("pk")
+            condition |= Q(employee__in=descendants_sql(Employee, "manager", [me.pk]))
+            condition |= Q(department__in=subtree_sql(Department, "parent", headed))
+    if r.is_partner:
+        covered = subtree_sql(Department, "parent", _partnered_roots(user))
+        condition |= Q(department__in=covered) | Q(employee__department__in=covered)
+    return Appraisal.objects.filter(condition).exclude(cycle__status=Cycle.Status.DRAFT)
+
+
+def can_view_appraisal(user, appraisal) -> bool:
+    return appraisals_visible_to(user).filter(pk=appraisal.pk).exists()
+
+
+def is_appraisee(user, appraisal) -> bool:
+    employee = roles(user).employee
+    return employee is not None and appraisal.employee_id == employee.pk
+
+
+def sees_assessment(user, appraisal) -> bool:
+    """Whether the user may read the manager's review, the scores and the ratings.
+
+    Everyone who may open the appraisal does, except the employee themself: for them
+    nothing of it shows until HR releases the results."""
+    if is_appraisee(user, appraisal):
+        return appraisal.released_at is not None
+    return can_view_appraisal(user, appraisal)
+
+
+def in_reporting_chain(manager: Employee | None, employee: Employee) -> bool:
+    """Whether ``manager`` is above ``employee`` in the reporting line, at any depth."""
+    if manager is None:
+        return False
+    return manager.pk in ancestor_ids(Employee, "manager", employee.pk)
+
+
+def can_write_self_review(user, appraisal) -> bool:
+    return is_appraisee(user, appraisal)
+
+
+def can_open_manager_review(user, appraisal) -> bool:
+    """The assigned reviewer, or a manager higher in the employee's chain, writes the
+    manager review. (Whether the reviewer is still in the chain is a rule of the review
+    service, which says so plainly.)"""
+    me = roles(user).employee
+    if me is None or appraisal.employee_id == me.pk:
+        return False
+    return appraisal.reviewer_id == me.pk or in_reporting_chain(me, appraisal.employee)
+
+
+def can_approve_review(user, appraisal) -> bool:
+    """Second-level approval: a manager above the reviewer."""
+    me = roles(user).employee
+    if me is None or appraisal.reviewer is None or appraisal.employee_id == me.pk:
+        return False
+    return in_reporting_chain(me, appraisal.reviewer)
+
+
+def can_administer_appraisal(user, appraisal) -> bool:
+    """Reassign the reviewer, withdraw, return a review to its author, resolve an appeal:
+    an HR administrator, or the HR partner of the appraisal's department."""
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    return r.is_partner and (
+        partnered_departments(user)
+        .filter(pk__in=[appraisal.department_id, appraisal.employee.department_id])
+        .exists()
+    )
+
+
+def can_run_cycle(user, cycle: Cycle | None = None) -> bool:
+    """Settings, launch, phase changes, calibration sessions and release: HR admin."""
+    return roles(user).hr_admin
+
+
+def can_view_cycle_dashboard(user) -> bool:
+    r = roles(user)
+    return r.sees_everyone or r.is_partner
+
+
+def dashboard_departments(user) -> QuerySet[Department]:
+    """The departments a dashboard or report covers for the user."""
+    r = roles(user)
+    if r.sees_everyone:
+        return Department.objects.all()
+    if r.is_partner:
+        return partnered_departments(user)
+    return Department.objects.none()
+
+
+def calibration_sessions_visible_to(user) -> QuerySet:
+    from appraisals.models import CalibrationSession
+
+    if roles(user).hr_admin:
+        return CalibrationSession.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return CalibrationSession.objects.none()
+    return CalibrationSession.objects.filter(_sessions_granted(user))
+
+
+def can_calibrate(user, session) -> bool:
+    """Move ratings in a session: HR administrators and the panel."""
+    return calibration_sessions_visible_to(user).filter(pk=session.pk).exists()
+
+
+def can_acknowledge(user, appraisal) -> bool:
+    """Acknowledge, comment on and appeal a released result: the employee."""
+    return is_appraisee(user, appraisal) and appraisal.released_at is not None
+
+
+def department_results_visible_to(user) -> QuerySet[Department]:
+    """Departments whose cycle results the user reads: all for HR and executives, the
+    partnered ones for an HR partner, a head's departments with their subtrees."""
+    r = roles(user)
+    if r.sees_everyone:
+        return Department.objects.all()
+    condition = Q(pk__in=[])
+    if r.employee is not None:
+        headed = Department.objects.filter(head=r.employee).values("pk")
+        condition |= Q(pk__in=subtree_sql(Department, "parent", headed))
+    if r.is_partner:
+        condition |= Q(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+    return Department.objects.filter(condition)
+
+
+def can_view_department_ranking(user) -> bool:
+    """The ranking of every department: HR and executives."""
+    return roles(user).sees_everyone
+
+
 # --- helpers for views: fetch through the policy, never by raw id -------------------
 
 

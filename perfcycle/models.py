@@ -255,6 +255,16 @@ class RatingLevel(models.Model):
     value = models.PositiveSmallIntegerField(_("value"))
     label = models.CharField(_("label"), max_length=100)
     description = models.TextField(_("description"), blank=True)
+    # The score band: an overall score at or above this (and below the next level's)
+    # proposes this level. The lowest level's band starts at 0.
+    min_score = models.DecimalField(
+        _("lowest score for this level"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Overall scores from this value up to the next level's propose this level."),
+    )
     history = HistoricalRecords()
 
     class Meta:

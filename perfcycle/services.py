@@ -356,6 +356,22 @@ def _check_levels(levels: list[dict[str, Any]]) -> None:
         raise ValidationError({"levels": _("Each level needs its own value.")})
     if len(set(labels)) != len(labels):
         raise ValidationError({"levels": _("Each level needs its own label.")})
+    _check_bands(levels)
+
+
+def _check_bands(levels: list[dict[str, Any]]) -> None:
+    """Score bands are all set or all empty; they rise with the level and start at 0."""
+    bands = [level.get("min_score") for level in sorted(levels, key=lambda lv: lv["value"])]
+    if all(band is None for band in bands):
+        return
+    if any(band is None for band in bands):
+        raise ValidationError({"levels": _("Give every level a lowest score, or none of them.")})
+    if bands[0] != 0:
+        raise ValidationError({"levels": _("The lowest level's score band must start at 0.")})
+    if any(later <= earlier for earlier, later in zip(bands, bands[1:], strict=False)):
+        raise ValidationError(
+            {"levels": _("Each higher level must start at a higher score than the one below.")}
+        )
 
 
 def _check_deadlines(cycle: Cycle, deadlines: dict[str, datetime.date]) -> None:

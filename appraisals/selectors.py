@@ -1,0 +1,269 @@
+"""Reads about appraisals that pages, the API and services share, scoped by the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from goals.models import Goal
+from perfcycle import access
+from perfcycle.models import Cycle
+
+from .models import Appeal, Appraisal, CalibrationSession, CycleLaunch, Review
+
+P = Cycle.Status
+A = Appraisal.Stage
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something standing in the way of the next phase. HR may override a soft one with
+    a reason; a hard one must be dealt with."""
+
+    message: str
+    count: int
+    hard: bool = False
+
+
+def _count(singular: str, plural: str, count: int) -> str:
+    return ngettext(singular, plural, count) % {"count": count}
+
+
+def advance_blockers(cycle: Cycle) -> list[Blocker]:
+    """What blocks moving ``cycle`` to its next phase (a few grouped queries)."""
+    from .services.cycles import _launch_problems
+
+    blockers: list[Blocker] = []
+    appraisals = Appraisal.objects.filter(cycle=cycle)
+    running = CycleLaunch.objects.filter(
+        cycle=cycle, status__in=[CycleLaunch.Status.QUEUED, CycleLaunch.Status.RUNNING]
+    ).exists()
+    if running:
+        blockers.append(Blocker(_("A launch is still creating appraisals."), 1, hard=True))
+    status = cycle.status
+    if status == P.DRAFT:
+        blockers += [Blocker(message, 1, hard=True) for message in _launch_problems(cycle)]
+    elif status == P.GOAL_SETTING:
+        from goals.selectors import weight_problems
+
+        off = len(weight_problems(cycle=cycle))
+        if off:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s owner's goal weights do not total 100.",
+                        "%(count)s owners' goal weights do not total 100.",
+                        off,
+                    ),
+                    off,
+                    hard=True,
+                )
+            )
+        waiting = Goal.objects.filter(cycle=cycle, status=Goal.Status.PROPOSED).count()
+        if waiting:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s proposed goal waits for a manager's decision.",
+                        "%(count)s proposed goals wait for a manager's decision.",
+                        waiting,
+                    ),
+                    waiting,
+                    hard=True,
+                )
+            )
+    counts = appraisals.aggregate(
+        total=Count("pk", filter=~Q(stage=A.WITHDRAWN)),
+        self_open=Count("pk", filter=Q(stage=A.SELF_REVIEW)),
+        manager_open=Count("pk", filter=Q(stage=A.MANAGER_REVIEW)),
+        approval=Count("pk", filter=Q(stage=A.APPROVAL)),
+        ready=Count("pk", filter=Q(stage=A.READY)),
+        ready_outside=Count("pk", filter=Q(stage=A.READY, session__isnull=True)),
+        no_reviewer=Count(
+            "pk", filter=Q(reviewer__isnull=True) & ~Q(stage__in=[A.FINAL, A.WITHDRAWN])
+        ),
+        unreleased=Count("pk", filter=Q(stage=A.FINAL, released_at__isnull=True)),
+        unacknowledged=Count(
+            "pk", filter=Q(released_at__isnull=False, acknowledged_at__isnull=True)
+        ),
+    )
+    if status == P.IN_PROGRESS and not counts["total"]:
+        blockers.append(
+            Blocker(_("The cycle has not been launched: there are no appraisals."), 0, hard=True)
+        )
+    if status in (P.IN_PROGRESS, P.SELF_REVIEW, P.MANAGER_REVIEW) and counts["no_reviewer"]:
+        blockers.append(
+            Blocker(
+                _count(
+                    "%(count)s appraisal has no reviewer.",
+                    "%(count)s appraisals have no reviewer.",
+                    counts["no_reviewer"],
+                ),
+                counts["no_reviewer"],
+            )
+        )
+    if status == P.SELF_REVIEW and counts["self_open"]:
+        blockers.append(
+            Blocker(
+                _count(
+                    "%(count)s self-review outstanding.",
+                    "%(count)s self-reviews outstanding.",
+                    counts["self_open"],
+                ),
+                counts["self_open"],
+            )
+        )
+    if status == P.MANAGER_REVIEW:
+        still = counts["self_open"] + counts["manager_open"]
+        if still:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s manager review outstanding.",
+                        "%(count)s manager reviews outstanding.",
+                        still,
+                    ),
+                    still,
+                )
+            )
+        if counts["approval"]:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s manager review waits for second-level approval.",
+                        "%(count)s manager reviews wait for second-level approval.",
+                        counts["approval"],
+                    ),
+                    counts["approval"],
+                )
+            )
+    if status == P.CALIBRATION:
+        sessions = CalibrationSession.objects.filter(
+            cycle=cycle, status=CalibrationSession.Status.OPEN
+        ).count()
+        if sessions:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s calibration session is still open (advancing closes it).",
+                        "%(count)s calibration sessions are still open (advancing closes them).",
+                        sessions,
+                    ),
+                    sessions,
+                )
+            )
+        if counts["ready_outside"]:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s appraisal was not calibrated in any session; its "
+                        "manager's rating will become final.",
+                        "%(count)s appraisals were not calibrated in any session; their "
+                        "managers' ratings will become final.",
+                        counts["ready_outside"],
+                    ),
+                    counts["ready_outside"],
+                )
+            )
+        unfinished = counts["self_open"] + counts["manager_open"] + counts["approval"]
+        if unfinished:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s appraisal has no finished manager review and will stay open.",
+                        "%(count)s appraisals have no finished manager review and will stay open.",
+                        unfinished,
+                    ),
+                    unfinished,
+                )
+            )
+    if status == P.FEEDBACK:
+        appeals = Appeal.objects.filter(appraisal__cycle=cycle, status=Appeal.Status.OPEN).count()
+        if appeals:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s appeal is open: resolve it before closing the cycle.",
+                        "%(count)s appeals are open: resolve them before closing the cycle.",
+                        appeals,
+                    ),
+                    appeals,
+                    hard=True,
+                )
+            )
+        if counts["unreleased"]:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s final result has not been released.",
+                        "%(count)s final results have not been released.",
+                        counts["unreleased"],
+                    ),
+                    counts["unreleased"],
+                )
+            )
+        if counts["unacknowledged"]:
+            blockers.append(
+                Blocker(
+                    _count(
+                        "%(count)s employee has not acknowledged their result.",
+                        "%(count)s employees have not acknowledged their result.",
+                        counts["unacknowledged"],
+                    ),
+                    counts["unacknowledged"],
+                )
+            )
+    return blockers
+
+
+def appraisal_list_for_user(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
+    """Appraisals of ``cycle`` the user may open, with what list rows show."""
+    return (
+        access.appraisals_visible_to(user)
+        .filter(cycle=cycle)
+        .select_related(
+            "employee__user",
+            "employee__position",
+            "department",
+            "reviewer__user",
+            "computed_level",
+            "manager_level",
+            "calibrated_level",
+            "final_level",
+        )
+        .order_by("employee__user__full_name", "pk")
+    )
+
+
+def reviews_to_write(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
+    """Manager reviews waiting for the user: appraisals they are the reviewer of, still
+    open for the manager review."""
+    me = access.roles(user).employee
+    if me is None:
+        return Appraisal.objects.none()
+    return appraisal_list_for_user(user=user, cycle=cycle).filter(
+        reviewer=me, stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW]
+    )
+
+
+def approvals_waiting(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
+    """Manager reviews waiting for the user's second-level approval."""
+    me = access.roles(user).employee
+    if me is None:
+        return Appraisal.objects.none()
+    from perfcycle.hierarchy import descendants_sql
+    from perfcycle.models import Employee
+
+    return appraisal_list_for_user(user=user, cycle=cycle).filter(
+        stage=A.APPROVAL,
+        reviewer__in=Employee.objects.filter(pk__in=descendants_sql(Employee, "manager", [me.pk])),
+    )
+
+
+def review_of(appraisal: Appraisal, kind: str) -> Review:
+    return Review.objects.select_related("proposed_level", "last_edited_by").get(
+        appraisal=appraisal, kind=kind
+    )
