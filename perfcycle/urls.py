@@ -50,6 +50,7 @@ urlpatterns = [
     path("org/import/<int:pk>/", imports.org_import_detail, name="org_import_detail"),
     # Goals.
     path("goals/", include("goals.urls")),
+    path("appraisals/", include("appraisals.urls")),
     # API.
     path("api/v1/", include("perfcycle.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -77,8 +77,14 @@ class RatingScaleFactory(factory.django.DjangoModelFactory):
             "Exceeds expectations",
             "Outstanding",
         ]
-        for value, label in enumerate(labels, start=1):
-            RatingLevel.objects.create(scale=self, value=value, label=label)
+        # Score bands: 0 / 50 / 80 / 100 / 110 on five levels, evenly spaced otherwise.
+        bands = (
+            [0, 50, 80, 100, 110]
+            if len(labels) == 5
+            else [round(100 * i / len(labels)) for i in range(len(labels))]
+        )
+        for value, (label, band) in enumerate(zip(labels, bands, strict=True), start=1):
+            RatingLevel.objects.create(scale=self, value=value, label=label, min_score=band)
 
 
 class CycleFactory(factory.django.DjangoModelFactory):
