@@ -21,17 +21,17 @@ from tests.goals.conftest import KPI, cascade, cycle, goal_data  # noqa: F401
 GUIDELINE = {"1": 10, "2": 20, "3": 40, "4": 20, "5": 10}
 
 
-def at_phase(cycle: Cycle, phase: str) -> Cycle:
+def at_phase(the_cycle: Cycle, phase: str) -> Cycle:
     """Put the cycle in ``phase`` directly (test set-up, not the workflow under test)."""
-    Cycle.objects.filter(pk=cycle.pk).update(status=phase)
-    cycle.refresh_from_db()
-    return cycle
+    Cycle.objects.filter(pk=the_cycle.pk).update(status=phase)
+    the_cycle.refresh_from_db()
+    return the_cycle
 
 
-def launch(cycle: Cycle, actor) -> CycleLaunch:
+def launch(the_cycle: Cycle, actor) -> CycleLaunch:
     """Launch and run the launch here (a test transaction never commits, so the task
     queued on commit does not run)."""
-    request = services.cycle_launch_request(actor=actor, cycle=cycle)
+    request = services.cycle_launch_request(actor=actor, cycle=the_cycle)
     return services.cycle_launch_run(launch_id=request.pk)
 
 

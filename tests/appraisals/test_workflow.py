@@ -93,8 +93,11 @@ def test_it_asks_for_a_reason_when_the_proposal_differs_from_the_score(
     # 0.7*100 + 0.3*100 = 100 -> level 4; 5 is one step away and needs a reason
     with pytest.raises(ValidationError) as refused:
         services.review_save(
-            actor=manager, review=manager_review(appraisal), data=data,
-            expected_version=1, submit=True,
+            actor=manager,
+            review=manager_review(appraisal),
+            data=data,
+            expected_version=1,
+            submit=True,
         )
     assert "deviation_reason" in refused.value.message_dict
     assert manager_review(appraisal).version == 1  # nothing saved
@@ -111,9 +114,7 @@ def test_it_asks_for_a_reason_when_the_proposal_differs_from_the_score(
 
 def test_calibration_moves_and_finalises(org, hr_admin, manager, employee, appraisal, cascade):
     cycle = at_phase(appraisal.cycle, P.MANAGER_REVIEW)
-    Appraisal.objects.filter(pk=appraisal.pk).update(
-        stage=A.READY, manager_level=level(cycle, 4)
-    )
+    Appraisal.objects.filter(pk=appraisal.pk).update(stage=A.READY, manager_level=level(cycle, 4))
     session = services.calibration_session_open(
         actor=hr_admin, cycle=cycle, name="Sales", departments=[org.sales], participants=[manager]
     )
@@ -140,7 +141,11 @@ def test_calibration_moves_and_finalises(org, hr_admin, manager, employee, appra
     services.appraisal_acknowledge(actor=employee, appraisal=appraisal, comment="Noted.")
     appeal = services.appeal_file(actor=employee, appraisal=appraisal, reason="My numbers")
     services.appeal_resolve(
-        actor=hr_admin, appeal=appeal, status="upheld", outcome="Recounted", new_level=level(cycle, 4)
+        actor=hr_admin,
+        appeal=appeal,
+        status="upheld",
+        outcome="Recounted",
+        new_level=level(cycle, 4),
     )
     appraisal.refresh_from_db()
     assert appraisal.final_level.value == 4
