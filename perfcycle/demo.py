@@ -515,14 +515,16 @@ class SeedResult:
     logins: list[tuple[str, str, str]]  # (role, e-mail, name)
     seconds: float
     goals: Any = None  # goals.demo.GoalCounts
+    appraisals: Any = None  # appraisals.demo.AppraisalCounts
 
 
+# Value, label, description, and the lowest overall score that proposes the level.
 RATING_LEVELS = [
-    (1, "Unsatisfactory", "Falls clearly short of the goals and expectations of the role."),
-    (2, "Needs improvement", "Meets some expectations; clear gaps remain."),
-    (3, "Meets expectations", "Delivers what the role requires, reliably."),
-    (4, "Exceeds expectations", "Delivers more than the role requires in important areas."),
-    (5, "Outstanding", "Exceptional results and behaviours that others learn from."),
+    (1, "Unsatisfactory", "Falls clearly short of the goals and expectations of the role.", 0),
+    (2, "Needs improvement", "Meets some expectations; clear gaps remain.", 50),
+    (3, "Meets expectations", "Delivers what the role requires, reliably.", 80),
+    (4, "Exceeds expectations", "Delivers more than the role requires in important areas.", 100),
+    (5, "Outstanding", "Exceptional results and behaviours that others learn from.", 110),
 ]
 
 
@@ -563,7 +565,7 @@ def seed_company(
             password=make_password(settings.DEMO_PASSWORD)
         )
         cycle = _running_cycle(hr_admin, today, goal_setting=goals)
-        goal_counts = None
+        goal_counts = appraisal_counts = None
         if goals:
             # The one call from the core into an app above it: the demo cycle's goals,
             # which also close goal setting once its deadline has passed.
@@ -581,6 +583,23 @@ def seed_company(
             except ValidationError as exc:  # a bug in the demo, not in the user's input
                 raise SeedError(_("The goals service refused the demo: %s") % exc) from exc
             cycle.refresh_from_db()
+        if goals and cycle.status == Cycle.Status.IN_PROGRESS:
+            # Once goal setting is over, the appraisals: the cycle is left part-way
+            # through manager review (the same reaching up, for the demo only).
+            from appraisals.demo import seed_appraisals
+
+            try:
+                appraisal_counts = seed_appraisals(
+                    cycle=cycle,
+                    hr_admin=hr_admin,
+                    seed=seed,
+                    employee_email=EMPLOYEE_EMAIL,
+                    manager_email=MANAGER_EMAIL,
+                    partner_email=PARTNER_EMAIL,
+                )
+            except ValidationError as exc:  # a bug in the demo, not in the user's input
+                raise SeedError(_("The appraisals service refused the demo: %s") % exc) from exc
+            cycle.refresh_from_db()
     return SeedResult(
         employees=Employee.objects.count(),
         departments=Department.objects.count(),
@@ -588,6 +607,7 @@ def seed_company(
         logins=[(str(role), email, users[email].full_name) for email, role in DEMO_LOGINS],
         seconds=time.monotonic() - started,
         goals=goal_counts,
+        appraisals=appraisal_counts,
     )
 
 
@@ -601,8 +621,8 @@ def _running_cycle(actor: User, today: datetime.date, *, goal_setting: bool) -> 
         name="Five-point scale",
         description="The company's standard scale for goals, competencies and overall results.",
         levels=[
-            {"value": value, "label": label, "description": description}
-            for value, label, description in RATING_LEVELS
+            {"value": value, "label": label, "description": description, "min_score": band}
+            for value, label, description, band in RATING_LEVELS
         ],
     )
     year = today.year

@@ -97,7 +97,9 @@ class Command(BaseCommand):
             )
         )
         if result.goals is not None:
-            self._write_goals(result.goals)
+            self._write_goals(result.goals, appraisals=result.appraisals is not None)
+        if result.appraisals is not None:
+            self._write_appraisals(result.appraisals, result.cycle)
         self.stdout.write("")
         self.stdout.write(
             _("Demo logins (password for all: %(password)s)") % {"password": settings.DEMO_PASSWORD}
@@ -106,7 +108,26 @@ class Command(BaseCommand):
         for role, email, name in result.logins:
             self.stdout.write(f"  {role:<{width}}  {email:<34}  {name}")
 
-    def _write_goals(self, counts) -> None:
+    def _write_appraisals(self, counts, cycle) -> None:
+        self.stdout.write(
+            _(
+                "Appraisals: %(appraisals)s launched; %(self)s self-reviews submitted "
+                "(%(self_drafts)s drafts), %(manager)s manager reviews submitted "
+                "(%(manager_drafts)s drafts); calibration session “%(session)s” prepared. "
+                "The cycle is in %(phase)s."
+            )
+            % {
+                "appraisals": counts.appraisals,
+                "self": counts.self_submitted,
+                "self_drafts": counts.self_drafts,
+                "manager": counts.manager_submitted,
+                "manager_drafts": counts.manager_drafts,
+                "session": counts.session,
+                "phase": cycle.get_status_display().lower(),
+            }
+        )
+
+    def _write_goals(self, counts, *, appraisals: bool = False) -> None:
         self.stdout.write(
             _(
                 "Goals: %(objectives)s company objectives, %(departments)s department goals, "
@@ -126,8 +147,9 @@ class Command(BaseCommand):
                 "at_risk": counts.at_risk,
             }
         )
-        self.stdout.write(
-            _("Goal setting is closed; the cycle is in its coaching period.")
-            if counts.goal_setting_closed
-            else _("Goal setting is open.")
-        )
+        if not appraisals:
+            self.stdout.write(
+                _("Goal setting is closed; the cycle is in its coaching period.")
+                if counts.goal_setting_closed
+                else _("Goal setting is open.")
+            )
