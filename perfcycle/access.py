@@ -648,8 +648,10 @@ def appraisals_visible_to(user) -> QuerySet:
     from appraisals.models import Appraisal, CalibrationSession
 
     r = roles(user)
-    if r.sees_everyone:
+    if r.hr_admin:
         return Appraisal.objects.all()
+    if r.executive:
+        return Appraisal.objects.exclude(cycle__status=Cycle.Status.DRAFT)
     if not getattr(user, "is_authenticated", False):
         return Appraisal.objects.none()
     condition = Q(session__in=CalibrationSession.objects.filter(_sessions_granted(user)))
@@ -727,6 +729,35 @@ def can_administer_appraisal(user, appraisal) -> bool:
     )
 
 
+def appraisals_administrable_by(user) -> QuerySet:
+    """The appraisals :func:`can_administer_appraisal` allows, as one queryset: list pages
+    ask it once for a page of rows instead of once per row."""
+    from appraisals.models import Appraisal
+
+    r = roles(user)
+    if r.hr_admin:
+        return Appraisal.objects.all()
+    if not r.is_partner:
+        return Appraisal.objects.none()
+    covered = partnered_departments(user).values("pk")
+    return Appraisal.objects.filter(Q(department__in=covered) | Q(employee__department__in=covered))
+
+
+def sees_assessment_in_list(user, appraisal) -> bool:
+    """:func:`sees_assessment` for an appraisal already fetched through
+    :func:`appraisals_visible_to` (list pages and exports: no query per row). The user's
+    own appraisal shows nothing of the assessment before release, even to HR."""
+    if is_appraisee(user, appraisal):
+        return appraisal.released_at is not None
+    return True
+
+
+def can_administer_appraisals(user) -> bool:
+    """Whether the user administers any appraisals at all (opens HR's appraisal lists)."""
+    r = roles(user)
+    return r.hr_admin or r.is_partner
+
+
 def can_run_cycle(user, cycle: Cycle | None = None) -> bool:
     """Settings, launch, phase changes, calibration sessions and release: HR admin."""
     return roles(user).hr_admin
@@ -762,9 +793,62 @@ def can_calibrate(user, session) -> bool:
     return calibration_sessions_visible_to(user).filter(pk=session.pk).exists()
 
 
+def without_own_assessment(user, appraisals: QuerySet) -> QuerySet:
+    """``appraisals`` less the user's own before release (:func:`sees_assessment`).
+
+    For grids that show ratings (a calibration session may hold a panel member's or an
+    HR administrator's own appraisal): the row is left out altogether, so that neither
+    a filter on the rating, a sort by score nor a distribution gives it away, and it
+    cannot be moved from there."""
+    me = roles(user).employee
+    if me is None:
+        return appraisals
+    return appraisals.exclude(employee=me, released_at__isnull=True)
+
+
 def can_acknowledge(user, appraisal) -> bool:
     """Acknowledge, comment on and appeal a released result: the employee."""
     return is_appraisee(user, appraisal) and appraisal.released_at is not None
+
+
+def reviews_visible_to(user) -> QuerySet:
+    """Reviews the user may read: both reviews of every appraisal they may open, except
+    the manager review of their own appraisal before release (:func:`sees_assessment`)."""
+    from appraisals.models import Review
+
+    reviews = Review.objects.filter(appraisal__in=appraisals_visible_to(user).values("pk"))
+    me = roles(user).employee
+    if me is None:
+        return reviews
+    return reviews.exclude(
+        kind=Review.Kind.MANAGER, appraisal__employee=me, appraisal__released_at__isnull=True
+    )
+
+
+def calibration_adjustments_visible_to(user) -> QuerySet:
+    """Rating moves the user may read: those of the calibration sessions they sit on
+    (all for HR administrators). The employee never reads them."""
+    from appraisals.models import CalibrationAdjustment
+
+    return CalibrationAdjustment.objects.filter(
+        session__in=calibration_sessions_visible_to(user).values("pk")
+    )
+
+
+def appeals_visible_to(user) -> QuerySet:
+    """Appeals the user may read: their own, and those they administer (HR administrators
+    all, an HR partner those of their departments: :func:`can_administer_appraisal`)."""
+    from appraisals.models import Appeal
+
+    r = roles(user)
+    if r.hr_admin:
+        return Appeal.objects.all()
+    condition = Q(pk__in=[])
+    if r.employee is not None:
+        condition |= Q(appraisal__employee=r.employee)
+    if r.is_partner:
+        condition |= Q(appraisal__in=appraisals_administrable_by(user).values("pk"))
+    return Appeal.objects.filter(condition)
 
 
 def department_results_visible_to(user) -> QuerySet[Department]:
@@ -780,6 +864,15 @@ def department_results_visible_to(user) -> QuerySet[Department]:
     if r.is_partner:
         condition |= Q(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
     return Department.objects.filter(condition)
+
+
+def can_view_department_results(user) -> bool:
+    """The department results page: HR, executives, HR partners and department heads
+    (whom :func:`department_results_visible_to` gives at least one department)."""
+    r = roles(user)
+    if r.sees_everyone or r.is_partner:
+        return True
+    return r.employee is not None and Department.objects.filter(head=r.employee).exists()
 
 
 def can_view_department_ranking(user) -> bool:

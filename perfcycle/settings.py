@@ -228,10 +228,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two models have a status: name their enums explicitly so they stay stable.
+    # Several models have a status (and two a kind): name their enums explicitly so they
+    # stay stable.
     "ENUM_NAME_OVERRIDES": {
         "CycleStatusEnum": "perfcycle.models.Cycle.Status",
         "GoalStatusEnum": "goals.models.Goal.Status",
+        "GoalKindEnum": "goals.models.Goal.Kind",
+        "CycleLaunchStatusEnum": "appraisals.models.CycleLaunch.Status",
+        "AppraisalStageEnum": "appraisals.models.Appraisal.Stage",
+        "ReviewKindEnum": "appraisals.models.Review.Kind",
+        "ReviewStatusEnum": "appraisals.models.Review.Status",
+        "CalibrationSessionStatusEnum": "appraisals.models.CalibrationSession.Status",
+        "AppealStatusEnum": "appraisals.models.Appeal.Status",
     },
 }
 

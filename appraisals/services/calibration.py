@@ -127,6 +127,8 @@ def calibration_move(
         raise ValidationError(_("The session is closed; its ratings are final."))
     states.require_phase(locked_session.cycle, (P.CALIBRATION,), _("Moving a rating"))
     locked = _lock_appraisal(appraisal, expected_version)
+    if access.is_appraisee(actor, locked):
+        raise ValidationError(_("Nobody calibrates their own rating."))
     if locked.session_id != locked_session.pk:
         raise ValidationError(
             _("%(name)s is not in this session.") % {"name": locked.employee.name}

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -156,6 +155,7 @@ def cycle_settings_update(
     locked.version += 1
     stamp(locked, actor=actor, reason=reason or _("Settings changed"))
     locked.save()
+    cycle._appraisal_settings = locked  # so settings_for(cycle) reads the new values
     return locked
 
 
@@ -463,6 +463,18 @@ def _save(appraisal: Appraisal, fields: list[str], *, actor, reason: str) -> App
     return appraisal
 
 
+def _stage_reached(appraisal: Appraisal) -> str:
+    """The stage a reinstated appraisal's submitted reviews had taken it to."""
+    reviews = {review.kind: review for review in appraisal.reviews.all()}
+    manager, own = reviews.get(Review.Kind.MANAGER), reviews.get(Review.Kind.SELF)
+    if manager is not None and manager.status == Review.Status.SUBMITTED:
+        waiting = settings_for(appraisal.cycle).second_level_approval and not manager.approved_at
+        return A.APPROVAL if waiting else A.READY
+    if own is not None and own.status == Review.Status.SUBMITTED:
+        return A.MANAGER_REVIEW
+    return A.SELF_REVIEW
+
+
 @transaction.atomic
 def appraisal_add(*, actor, cycle: Cycle, employee: Employee, reason: str) -> Appraisal:
     """Appraise a late joiner (or reinstate a withdrawn appraisal), with the reason."""
@@ -484,7 +496,7 @@ def appraisal_add(*, actor, cycle: Cycle, employee: Employee, reason: str) -> Ap
                 }
             )
         locked = _lock_appraisal(existing)
-        locked.stage, locked.withdrawn_reason = A.SELF_REVIEW, ""
+        locked.stage, locked.withdrawn_reason = _stage_reached(locked), ""
         return _save(locked, ["stage", "withdrawn_reason"], actor=actor, reason=reason)
     reviewer = employee.manager if employee.manager and employee.manager.is_active else None
     (appraisal,) = _create_appraisals(
@@ -565,8 +577,8 @@ def cycle_advance(*, actor, cycle: Cycle, reason: str = "", force: bool = False)
         reason = _reason(reason)
     if locked.status == P.GOAL_SETTING:
         goal_setting_close(actor=actor, cycle=locked)
+        locked.refresh_from_db()  # the goals app moved it on
         if reason:
-            locked.refresh_from_db()
             stamp(locked, actor=actor, reason=reason)
             locked.save(update_fields=["status"])
         return locked
@@ -578,9 +590,14 @@ def cycle_advance(*, actor, cycle: Cycle, reason: str = "", force: bool = False)
         )
         from ..models import CalibrationSession
 
-        CalibrationSession.objects.filter(cycle=locked, status="open").update(
-            status="closed", closed_at=timezone.now(), version=F("version") + 1
-        )
+        # One save per session (a handful per cycle), so each closing has its history row.
+        for session in CalibrationSession.objects.select_for_update().filter(
+            cycle=locked, status=CalibrationSession.Status.OPEN
+        ):
+            session.status, session.closed_at = CalibrationSession.Status.CLOSED, timezone.now()
+            session.version += 1
+            stamp(session, actor=actor, reason=_("Closed as the cycle left calibration"))
+            session.save(update_fields=["status", "closed_at", "version"])
     previous = locked.get_status_display()
     locked.status = target
     locked.version += 1

@@ -304,7 +304,7 @@ def _submit(review: Review, appraisal: Appraisal, *, actor) -> None:
         self_review = appraisal.reviews.get(kind=K.SELF)
         if (
             self_review.status != Review.Status.SUBMITTED
-            and appraisal.cycle.status != P.MANAGER_REVIEW
+            and appraisal.cycle.status == P.SELF_REVIEW
         ):
             raise ValidationError(
                 _(
