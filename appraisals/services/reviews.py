@@ -108,6 +108,29 @@ def _check_writable(review: Review, appraisal: Appraisal) -> None:
     )
 
 
+def review_write_problem(*, actor, review: Review, appraisal: Appraisal) -> str:
+    """Why ``actor`` cannot write ``review`` now ("" when they can), for pages that offer
+    the form only when a save could succeed. Access itself (PermissionDenied) is not
+    caught: a page that reaches this has already asked the policy."""
+    try:
+        _check_writer(actor, review, appraisal)
+        _check_writable(review, appraisal)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return ""
+
+
+def _ids(entries: dict, field: str, errors: dict[str, list[str]]) -> list[tuple[int, Any]]:
+    """The lines of ``data["goals"]`` or ``data["competencies"]`` with integer keys."""
+    rows = []
+    for key, entry in (entries or {}).items():
+        try:
+            rows.append((int(key), entry))
+        except (TypeError, ValueError):
+            errors.setdefault(field, []).append(_("%(id)s is not an id.") % {"id": key})
+    return rows
+
+
 def _conflict(review: Review, data: dict[str, Any]) -> StaleEdit:
     """What the other person saved, field by field, where it differs from this edit."""
     changed: dict[str, Any] = {}
@@ -155,9 +178,10 @@ def review_save(
     locked = Review.objects.select_for_update().get(pk=review.pk)
     locked.appraisal = appraisal
     _check_writer(actor, locked, appraisal)
+    # Read-only says more than "someone saved meanwhile" when both hold.
+    _check_writable(locked, appraisal)
     if expected_version is not None and locked.version != expected_version:
         raise _conflict(locked, data)
-    _check_writable(locked, appraisal)
     cycle = appraisal.cycle
     values = _scale_values(cycle)
     errors: dict[str, list[str]] = {}
@@ -181,8 +205,8 @@ def review_save(
 
     goal_ids = set(appraisal_goals(appraisal).values_list("pk", flat=True))
     goal_rows = []
-    for goal_id, entry in (data.get("goals") or {}).items():
-        if int(goal_id) not in goal_ids:
+    for goal_id, entry in _ids(data.get("goals"), "goals", errors):
+        if goal_id not in goal_ids:
             errors.setdefault("goals", []).append(
                 _("Goal %(id)s is not one of this appraisal's goals.") % {"id": goal_id}
             )
@@ -190,11 +214,11 @@ def review_save(
         entry = dict(entry)
         if "score" in entry:
             entry["score"] = _check_rating(entry["score"], values, f"goal-{goal_id}-score", errors)
-        goal_rows.append((int(goal_id), entry))
+        goal_rows.append((goal_id, entry))
     competency_ids = set(cycle.competencies.values_list("competency_id", flat=True))
     competency_rows = []
-    for competency_id, entry in (data.get("competencies") or {}).items():
-        if int(competency_id) not in competency_ids:
+    for competency_id, entry in _ids(data.get("competencies"), "competencies", errors):
+        if competency_id not in competency_ids:
             errors.setdefault("competencies", []).append(
                 _("Competency %(id)s is not rated in this cycle.") % {"id": competency_id}
             )
@@ -204,7 +228,7 @@ def review_save(
             entry["rating"] = _check_rating(
                 entry["rating"], values, f"competency-{competency_id}-rating", errors
             )
-        competency_rows.append((int(competency_id), entry))
+        competency_rows.append((competency_id, entry))
     if errors:
         raise ValidationError(errors)
 

@@ -305,7 +305,9 @@ def _launch_of(request, pk, launch_pk) -> tuple[Cycle, CycleLaunch]:
 @require_GET
 def cycle_launch_progress(request, pk, launch_pk):
     """The launch panel alone: the cycle page polls it every second until the launch is
-    finished; the finished panel carries no trigger, so the polling stops."""
+    finished; the finished panel carries no trigger, so the polling stops. When it has
+    finished, the page reloads instead (HX-Refresh): the rest of it (the appraisal
+    counts, what blocks the next phase) changed with the launch."""
     cycle, launch = _launch_of(request, pk, launch_pk)
     if not request.htmx:
         return redirect(_cycle_url(cycle, "launch"))
@@ -315,7 +317,10 @@ def cycle_launch_progress(request, pk, launch_pk):
         "launch": launch,
         "can_launch": cycle.status in states.LAUNCHABLE and launch.finished,
     }
-    return render(request, "appraisals/cycle_detail.html#launch", context)
+    response = render(request, "appraisals/cycle_detail.html#launch", context)
+    if launch.finished:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required

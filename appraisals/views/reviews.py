@@ -88,15 +88,9 @@ def _competencies(cycle: Cycle) -> list[CycleCompetency]:
 
 
 def _problem(user, review: Review, appraisal: Appraisal) -> str:
-    """Why ``user`` cannot write ``review`` now ("" when they can): the review service's
-    own checks (the reviewer left the chain, the review was submitted, the phase), asked
-    before the form is offered so the page says so instead of offering a dead form."""
-    try:
-        review_services._check_writer(user, review, appraisal)
-        review_services._check_writable(review, appraisal)
-    except ValidationError as exc:
-        return " ".join(exc.messages)
-    return ""
+    """Why ``user`` cannot write ``review`` now ("" when they can), asked before the form
+    is offered so the page says so instead of offering a dead form."""
+    return review_services.review_write_problem(actor=user, review=review, appraisal=appraisal)
 
 
 def _safe_next(request, default: str) -> str:

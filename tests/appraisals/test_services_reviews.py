@@ -667,3 +667,29 @@ def test_the_approver_may_send_the_review_back(
 def test_approving_needs_a_review_waiting_for_approval(executive, with_approval):
     with pytest.raises(ValidationError):
         services.review_approve(actor=executive, appraisal=with_approval)
+
+
+@pytest.mark.parametrize("section", ["goals", "competencies"])
+def test_a_line_that_is_not_an_id_is_refused_and_nothing_is_saved(
+    employee, in_self_review, section
+):
+    review = self_review(in_self_review)
+    with pytest.raises(ValidationError) as refused:
+        services.review_save(
+            actor=employee,
+            review=review,
+            data={"overall_comment": "Typed", section: {"abc": {"comment": "x"}}},
+            expected_version=1,
+        )
+    assert section in refused.value.message_dict
+    review.refresh_from_db()
+    assert review.overall_comment == "" and review.version == 1
+
+
+def test_a_stale_save_of_a_submitted_review_says_it_is_read_only(employee, in_self_review):
+    review = self_review(in_self_review)
+    Review.objects.filter(pk=review.pk).update(status=Review.Status.SUBMITTED, version=2)
+    with pytest.raises(ValidationError, match="read-only"):
+        services.review_save(
+            actor=employee, review=review, data={"overall_comment": "x"}, expected_version=1
+        )

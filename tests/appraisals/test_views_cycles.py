@@ -515,6 +515,7 @@ def test_a_running_launch_is_polled_until_it_finishes(client, hr_admin, draft):
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="launch"')
     assert 'hx-trigger="every 1s"' in html
+    assert "HX-Refresh" not in response
     assert 'value="40"' in html and "40% done" in html
     assert "Creating appraisals: 120 so far." in text(response)
     assert "<html" not in html
@@ -525,6 +526,7 @@ def test_a_running_launch_is_polled_until_it_finishes(client, hr_admin, draft):
     response = client.get(fragment, **HX)
     html = response.content.decode()
     assert "hx-trigger" not in html  # the polling stops
+    assert response["HX-Refresh"] == "true"  # the rest of the page changed too: reload it
     assert "Appraisals created 7" in text(response)
     assert "<progress" not in html
 
