@@ -1,11 +1,12 @@
 """/appraisals/: the appraisal pages. Each views module lists its own URL patterns."""
 
-from .views import calibration, cycles, dashboard, results, reviews
+from .views import calibration, competencies, cycles, dashboard, results, reviews
 
 app_name = "appraisals"
 
 urlpatterns = [
     *cycles.urlpatterns,
+    *competencies.urlpatterns,
     *dashboard.urlpatterns,
     *reviews.urlpatterns,
     *results.urlpatterns,
