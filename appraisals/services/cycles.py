@@ -367,15 +367,19 @@ def _create_appraisals(cycle: Cycle, rows: list[tuple[int, int, int | None]], *,
     return created
 
 
-def cycle_launch_run(*, launch_id: int) -> CycleLaunch | None:
+def cycle_launch_run(*, launch_id: int, resume: bool = False) -> CycleLaunch | None:
     """Create an appraisal for everyone eligible who has none yet.
 
     Safe to run twice: the queued launch is claimed by a conditional update, and people
     who already have an appraisal are skipped (the unique constraint backs it up). Works
     in batches, each its own transaction, so the page can show progress; a launch that
-    fails half-way is completed by launching again.
+    fails half-way is completed by launching again, and one whose worker died is taken
+    over (``resume``) when the broker hands the task to another worker.
     """
-    claimed = CycleLaunch.objects.filter(pk=launch_id, status=CycleLaunch.Status.QUEUED).update(
+    claimable = [CycleLaunch.Status.QUEUED]
+    if resume:  # the task was redelivered: its first worker died while running it
+        claimable.append(CycleLaunch.Status.RUNNING)
+    claimed = CycleLaunch.objects.filter(pk=launch_id, status__in=claimable).update(
         status=CycleLaunch.Status.RUNNING, progress=1
     )
     if not claimed:

@@ -435,6 +435,25 @@ def test_running_the_same_launch_twice_does_nothing_the_second_time(
     assert Appraisal.history.count() == history
 
 
+def test_a_launch_whose_worker_died_is_taken_over_when_the_task_is_redelivered(
+    org, hr_admin, kpi_only
+):
+    request = services.cycle_launch_request(actor=hr_admin, cycle=kpi_only)
+    # The first worker claimed it and wrote one person's appraisal, then died.
+    CycleLaunch.objects.filter(pk=request.pk).update(status=CycleLaunch.Status.RUNNING)
+    services.appraisal_add(
+        actor=hr_admin, cycle=kpi_only, employee=org.employee, reason="written before the crash"
+    )
+    # A duplicate delivery does not touch a running launch ...
+    assert services.cycle_launch_run(launch_id=request.pk) is None
+    # ... the redelivered task takes it over and finishes it, creating nobody twice.
+    done = services.cycle_launch_run(launch_id=request.pk, resume=True)
+    assert done.status == CycleLaunch.Status.DONE
+    assert (done.created, done.existing) == (6, 1)
+    assert Appraisal.objects.filter(cycle=kpi_only).count() == 7
+    assert Review.objects.filter(appraisal__cycle=kpi_only).count() == 14
+
+
 def test_only_one_launch_is_under_way_at_a_time(hr_admin, kpi_only):
     services.cycle_launch_request(actor=hr_admin, cycle=kpi_only)
     with pytest.raises(ValidationError) as refused:

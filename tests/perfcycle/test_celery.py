@@ -31,3 +31,19 @@ def test_it_runs_tasks_inline_when_no_broker_is_configured():
     received["inline"] = threading.Event()
     mark_received.delay("inline")
     assert received["inline"].is_set()
+
+
+def test_a_task_whose_worker_dies_is_handed_to_another_worker():
+    # Acknowledged only after running, rejected (so requeued) when the worker is lost,
+    # one task at a time per worker process.
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.worker_max_tasks_per_child
+
+
+def test_redis_redelivers_only_after_the_longest_task_could_have_finished():
+    # Below the time limit, Redis would hand a task still running to a second worker.
+    timeout = app.conf.broker_transport_options["visibility_timeout"]
+    assert timeout > app.conf.task_time_limit > app.conf.task_soft_time_limit
+    assert app.conf.result_backend_transport_options["visibility_timeout"] == timeout
