@@ -1,6 +1,6 @@
 """/appraisals/: the appraisal pages. Each views module lists its own URL patterns."""
 
-from .views import calibration, competencies, cycles, dashboard, results, reviews
+from .views import calibration, competencies, cycles, dashboard, packets, results, reviews
 
 app_name = "appraisals"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *reviews.urlpatterns,
     *results.urlpatterns,
     *calibration.urlpatterns,
+    *packets.urlpatterns,
 ]
