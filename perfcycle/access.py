@@ -34,6 +34,7 @@ from .models import (
     DepartmentGroupObjectPermission,
     DepartmentUserObjectPermission,
     Employee,
+    Notification,
     OrgImport,
     Position,
     RatingScale,
@@ -326,6 +327,13 @@ def can_delete_records(user) -> bool:
 
 def direct_reports(employee: Employee) -> QuerySet[Employee]:
     return Employee.objects.filter(manager=employee)
+
+
+def notifications_visible_to(user) -> QuerySet[Notification]:
+    """A person's inbox is theirs alone: nobody, HR included, reads another's."""
+    if not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient=user)
 
 
 # --- goals ----------------------------------------------------------------------------

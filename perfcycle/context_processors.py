@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from . import access
+from . import access, notifications
 from .selectors import current_cycle
 
 
@@ -15,6 +15,8 @@ def shell(request):
         "company_name": settings.COMPANY_NAME,
         "current_cycle": SimpleLazyObject(current_cycle),
         "nav": SimpleLazyObject(lambda: _navigation(user)),
+        # One count query, and only on a page that shows it.
+        "inbox": SimpleLazyObject(lambda: {"unread": notifications.unread_count(user)}),
     }
 
 

@@ -398,3 +398,54 @@ class OrgImport(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class Notification(models.Model):
+    """One notice to one person: shown in their inbox and sent to them by e-mail.
+
+    ``key`` is the idempotency ledger: one row per event, object, recipient and day (or
+    ``once``), so a retried or repeated call writes (and sends) nothing twice. ``batch``
+    marks the rows one ``notify()`` call inserted; ``claim``/``claimed_at`` mark the rows
+    one send is working on. A row with ``emailed_at`` empty is in the outbox.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    event = models.CharField(_("event"), max_length=64)
+    key = models.CharField(_("key"), max_length=255, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    batch = models.CharField(max_length=32, blank=True, editable=False)
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
+            models.Index(fields=["batch"], name="notification_batch"),
+            # The outbox: only rows not yet e-mailed, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(emailed_at__isnull=True),
+                name="notification_outbox",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient}: {self.title}"
+
+    @property
+    def unread(self) -> bool:
+        return self.read_at is None

@@ -145,6 +145,8 @@ USE_TZ = True
 # Stored in UTC, shown in the company's time zone.
 TIME_ZONE = env.str("COMPANY_TIME_ZONE", default="UTC")
 COMPANY_NAME = env.str("COMPANY_NAME", default="Example Corporation")
+# Where people reach the app: links in e-mails (sent from workers, outside any request).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -192,6 +194,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_VISIBILITY_TIMEOUT = 60 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# The periodic work, run by exactly one beat process. A run not started within its
+# period is dropped (expires): the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "drain-notification-outbox": {
+        "task": "perfcycle.tasks.drain_notification_outbox",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 
 if REDIS_URL:
     CACHES = {
@@ -297,7 +308,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # WeasyPrint logs each rendering step at INFO: nine lines per packet in a batch.
+    "loggers": {"axes": {"level": "WARNING"}, "weasyprint.progress": {"level": "WARNING"}},
 }
 
 # Demo seeding: one password for every demo login, printed by seed_demo.

@@ -1,15 +1,20 @@
-"""Background work: the organisation import of an uploaded file (queued by the import page)."""
+"""Background work: the organisation import of an uploaded file (queued by the import
+page), and e-mailing notifications (queued on commit by ``notify()``, and the outbox
+drained every minute by beat)."""
 
 from __future__ import annotations
 
 import io
 import logging
+import smtplib
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from . import notifications
 from .models import OrgImport
 from .org_import import import_org_file
 from .org_import.reading import FILE_FIELD
@@ -65,3 +70,28 @@ def _run(record: OrgImport, progress) -> None:
             errors=[{"line": 0, "field": FILE_FIELD, "message": message}],
         )
         raise
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError, OperationalError),
+    retry_backoff=True,
+    retry_backoff_max=5 * 60,
+    retry_jitter=True,
+    max_retries=5,
+    time_limit=notifications.SEND_TIME_LIMIT,
+    soft_time_limit=notifications.SEND_TIME_LIMIT - 30,
+)
+def send_notifications(ids: list[int]) -> int:
+    """E-mail these notices over one connection. A retry, or a second delivery of the
+    task, sends only what was not sent: each row is claimed before it is sent."""
+    return notifications.send(ids)
+
+
+@shared_task(
+    time_limit=notifications.SEND_TIME_LIMIT,
+    soft_time_limit=notifications.SEND_TIME_LIMIT - 30,
+)
+def drain_notification_outbox() -> int:
+    """Every minute (beat): e-mail the notices whose task never ran (the broker was down
+    when they were written) or died."""
+    return notifications.drain_outbox()

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import account, health, home, imports, org
+from .views import account, health, home, imports, inbox, org
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -35,6 +35,10 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("language/", account.set_language, name="set_language"),
+    # Notifications.
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/read-all/", inbox.mark_all_read, name="inbox_read_all"),
+    path("inbox/<int:pk>/read/", inbox.mark_read, name="inbox_read"),
     # Organisation.
     path("org/departments/", org.department_tree, name="department_tree"),
     path("org/departments/<int:pk>/", org.department_detail, name="department_detail"),

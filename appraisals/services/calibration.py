@@ -16,6 +16,7 @@ from simple_history.utils import bulk_update_with_history
 from perfcycle import access
 from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Cycle, Department, RatingLevel
+from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, stamp
 
 from .. import states
@@ -246,4 +247,5 @@ def results_release(*, actor, cycle: Cycle, departments: list[Department] | None
         default_user=actor,
         default_change_reason=_("Results released"),
     )
+    notify("results_released", batch)
     return len(batch)

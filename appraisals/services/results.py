@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from perfcycle import access
 from perfcycle.models import RatingLevel
+from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, stamp
 
 from ..models import Appeal, Appraisal
@@ -61,6 +62,7 @@ def appeal_file(*, actor, appraisal: Appraisal, reason: str) -> Appeal:
     appeal = Appeal(appraisal=locked, reason=reason)
     stamp(appeal, actor=actor, reason=_("Appeal filed"))
     appeal.save()
+    notify("appeal_opened", appeal)
     return appeal
 
 
@@ -102,4 +104,5 @@ def appeal_resolve(
     locked.version += 1
     stamp(locked, actor=actor, reason=outcome)
     locked.save()
+    notify("appeal_resolved", locked)
     return locked

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from goals.models import Goal
 from perfcycle import access
 from perfcycle.models import Cycle, RatingLevel
+from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, stamp
 
 from .. import scoring, states
@@ -460,6 +461,7 @@ def review_return(*, actor, review: Review, comment: str) -> Review:
         if manager.status != Review.Status.SUBMITTED:
             appraisal.stage = A.SELF_REVIEW
             _save(appraisal, ["stage"], actor=actor, reason=comment)
+    notify("review_returned", locked)
     return locked
 
 
