@@ -32,7 +32,7 @@ run: messages migrate
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 worker: install
-	$(BIN)/celery -A perfcycle worker --loglevel=INFO
+	$(BIN)/celery -A perfcycle worker -Q celery,pdf --loglevel=INFO
 
 beat: install
 	$(BIN)/celery -A perfcycle beat --loglevel=INFO

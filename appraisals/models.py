@@ -203,6 +203,67 @@ class CycleLaunch(models.Model):
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
+class PacketBatch(models.Model):
+    """PDF review packets of a department (with its subtree) or a whole cycle, rendered
+    in the background into one ZIP for the person who asked (``packet_batch_run``).
+
+    ``file`` is set only once the ZIP is complete: a worker that dies half-way leaves
+    nothing offered for download, and the batch is finished when the task is redelivered.
+    The ZIP lies under MEDIA_ROOT, which is never served: it is downloaded through a view
+    that checks access."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="packet_batches"
+    )
+    # None: the whole cycle.
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(
+        _("progress"), default=0, validators=[MaxValueValidator(100)]
+    )
+    total = models.PositiveIntegerField(_("packets"), default=0)
+    rendered = models.PositiveIntegerField(_("packets rendered"), default=0)
+    # [{"appraisal": id, "name": ..., "error": ...}] for packets that could not be made.
+    failed = models.JSONField(_("failed packets"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    file = models.FileField(_("ZIP file"), upload_to="packets/", blank=True)
+
+    class Meta:
+        verbose_name = _("packet batch")
+        verbose_name_plural = _("packet batches")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.cycle} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
 class CalibrationSession(models.Model):
     """A panel calibrating the ratings of a set of departments."""
 

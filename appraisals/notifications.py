@@ -1,16 +1,21 @@
-"""What appraisals tell people about: results released, a review returned, an appeal
-opened and resolved. Raised by the services in ``appraisals.services``; the wording is
-in ``templates/notifications/<event>.*``."""
+"""What appraisals tell people about: a review phase opened, its deadline near and
+passed (with a daily digest of overdue reports to managers), results released, a
+review returned, an appeal opened and resolved. Raised by the services in
+``appraisals.services`` and the daily ``send_reminders`` task; the wording is in
+``templates/notifications/<event>.*``."""
 
 from __future__ import annotations
+
+import copy
 
 from django.urls import reverse
 
 from perfcycle import access
-from perfcycle.models import User
+from perfcycle.models import Cycle, User
 from perfcycle.notifications import Event, refetch, register
 
-from .models import Appeal, Appraisal, Review
+from . import reminders
+from .models import Appeal, Appraisal, PacketBatch, Review
 
 
 def _employees(appraisals):
@@ -92,3 +97,91 @@ APPEAL_OPENED = register(
     )
 )
 APPEAL_RESOLVED = register(Event("appeal_resolved", recipients=_appellant, url=_appraisal_page))
+
+
+# --- review phases and their deadlines ------------------------------------------------
+# Raised for a cycle: each recipient gets one notice per cycle (not one per appraisal),
+# the cycle as they see it: a copy carrying the phase ``deadline`` and their
+# ``open_appraisals`` (their own, the ones they review, or their overdue reports).
+
+
+def _as_seen_by(cycle, deadline, appraisals):
+    seen = copy.copy(cycle)
+    seen.deadline, seen.open_appraisals = deadline, appraisals
+    return seen
+
+
+def _per_person(people_of):
+    def pairs(cycles):
+        found = []
+        for cycle in refetch(Cycle.objects.all(), cycles):
+            if cycle.status not in reminders.REMINDER_PHASES:
+                continue
+            deadline = reminders.phase_deadline(cycle)
+            for user, appraisals in people_of(cycle).items():
+                found.append((_as_seen_by(cycle, deadline, appraisals), user))
+        return found
+
+    return pairs
+
+
+def _work_page(cycle, user) -> str:
+    """The review to write when there is one, else the list of the person's reviews."""
+    appraisals = getattr(cycle, "open_appraisals", [])
+    if cycle.status == Cycle.Status.SELF_REVIEW:
+        if len(appraisals) == 1:
+            return reverse("appraisals:self_review", args=[appraisals[0].pk])
+        return reverse("appraisals:mine")
+    if len(appraisals) == 1:
+        return reverse("appraisals:manager_review", args=[appraisals[0].pk])
+    return reverse("appraisals:reviews")
+
+
+def _phase(cycle) -> str:
+    return cycle.status
+
+
+PHASE_OPENED = register(
+    Event(
+        "phase_opened",
+        recipients=_per_person(reminders.open_work),
+        url=_work_page,
+        occurrence=_phase,
+    )
+)
+# Keyed by the day: the 3-day and the 1-day reminder are each sent once.
+DEADLINE_NEAR = register(
+    Event("deadline_near", recipients=_per_person(reminders.open_work), url=_work_page)
+)
+DEADLINE_PASSED = register(
+    Event(
+        "deadline_passed",
+        recipients=_per_person(reminders.open_work),
+        url=_work_page,
+        occurrence=_phase,
+    )
+)
+# Daily (keyed by the day), to managers who have not turned digests off.
+OVERDUE_DIGEST = register(
+    Event(
+        "overdue_digest",
+        recipients=_per_person(reminders.overdue_by_manager),
+        url=lambda cycle, user: reverse("appraisals:reviews"),
+    )
+)
+
+
+def _requester(batches):
+    rows = refetch(
+        PacketBatch.objects.select_related("cycle", "department", "requested_by"), batches
+    )
+    return [(batch, batch.requested_by) for batch in rows]
+
+
+PACKETS_READY = register(
+    Event(
+        "packets_ready",
+        recipients=_requester,
+        url=lambda batch, user: reverse("appraisals:packets", args=[batch.cycle_id]),
+    )
+)

@@ -1,8 +1,16 @@
 """Background work for appraisals. Tasks take ids and call a service; safe to run twice."""
 
-from celery import shared_task
+import datetime
 
-from .services import cycle_launch_run
+from celery import shared_task
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from perfcycle.models import Cycle
+from perfcycle.notifications import notify
+
+from .reminders import REMINDER_PHASES, reminders_due
+from .services import cycle_launch_run, packet_batch_run
 
 
 @shared_task(bind=True, name="appraisals.launch_cycle")
@@ -12,3 +20,49 @@ def launch_cycle(self, launch_id: int) -> int | None:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     launch = cycle_launch_run(launch_id=launch_id, resume=redelivered)
     return None if launch is None else launch.created
+
+
+# Rendering a batch of packets: on its own queue ("pdf", see CELERY_TASK_ROUTES), killed
+# after PACKET_TIME_LIMIT (below the Redis visibility timeout, so a task still running is
+# never handed to a second worker).
+PACKET_TIME_LIMIT = 20 * 60
+PACKET_SOFT_TIME_LIMIT = PACKET_TIME_LIMIT - 60
+
+
+@shared_task(
+    bind=True,
+    name="appraisals.render_packet_batch",
+    time_limit=PACKET_TIME_LIMIT,
+    soft_time_limit=PACKET_SOFT_TIME_LIMIT,
+)
+def render_packet_batch(self, batch_id: int) -> int | None:
+    # Redelivered after its worker died (acks_late): the batch it left running is claimed
+    # again and rendered from the start; no half-written ZIP was ever offered.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    batch = packet_batch_run(batch_id=batch_id, resume=redelivered)
+    return None if batch is None else batch.rendered
+
+
+@shared_task(
+    autoretry_for=(OperationalError, ConnectionError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_reminders(day: str | None = None) -> int:
+    """Daily (beat): the deadline reminders and overdue digests of every running cycle,
+    for ``day`` (ISO date; by default today in the company's time zone). Safe to run
+    twice: each notice is keyed by its day (or phase), and written only once."""
+    today = datetime.date.fromisoformat(day) if day else timezone.localdate()
+    written = 0
+    for cycle in Cycle.objects.filter(status__in=REMINDER_PHASES).order_by("pk"):
+        # One transaction per cycle: its e-mails are queued when it commits.
+        with transaction.atomic():
+            for reminder in reminders_due(cycle, today):
+                written += notify(
+                    reminder.event,
+                    reminder.cycle,
+                    day=reminder.day,
+                    extra_context=reminder.context,
+                )
+    return written

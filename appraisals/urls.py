@@ -1,6 +1,15 @@
 """/appraisals/: the appraisal pages. Each views module lists its own URL patterns."""
 
-from .views import calibration, competencies, cycles, dashboard, packets, results, reviews
+from .views import (
+    calibration,
+    competencies,
+    cycles,
+    dashboard,
+    packet_batches,
+    packets,
+    results,
+    reviews,
+)
 
 app_name = "appraisals"
 
@@ -12,4 +21,5 @@ urlpatterns = [
     *results.urlpatterns,
     *calibration.urlpatterns,
     *packets.urlpatterns,
+    *packet_batches.urlpatterns,
 ]

@@ -771,6 +771,46 @@ def can_run_cycle(user, cycle: Cycle | None = None) -> bool:
     return roles(user).hr_admin
 
 
+def packet_departments(user) -> QuerySet[Department]:
+    """Departments whose PDF packets the user may request as a batch: every one for HR,
+    a head's departments with their subtrees."""
+    r = roles(user)
+    if r.hr_admin:
+        return Department.objects.all()
+    if r.employee is None:
+        return Department.objects.none()
+    return headed_departments(r.employee)
+
+
+def can_request_packets(user, department: Department | None = None) -> bool:
+    """A batch of PDF packets: HR for a whole cycle (``department`` None) or any
+    department; a department head for a department of their subtree. Without a
+    department for a non-HR user: whether they may request any batch at all."""
+    r = roles(user)
+    if r.hr_admin:
+        return True
+    if department is None:
+        return False
+    return packet_departments(user).filter(pk=department.pk).exists()
+
+
+def can_use_packet_batches(user) -> bool:
+    """The packets page of a cycle: HR and department heads."""
+    r = roles(user)
+    return r.hr_admin or (r.is_manager and packet_departments(user).exists())
+
+
+def packet_batches_visible_to(user) -> QuerySet:
+    """Packet batches (and their ZIPs): HR reads all, everyone else their own."""
+    from appraisals.models import PacketBatch
+
+    if roles(user).hr_admin:
+        return PacketBatch.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return PacketBatch.objects.none()
+    return PacketBatch.objects.filter(requested_by=user)
+
+
 def can_view_cycle_dashboard(user) -> bool:
     r = roles(user)
     return r.sees_everyone or r.is_partner

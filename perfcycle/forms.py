@@ -53,6 +53,23 @@ class LanguageForm(forms.Form):
         self.fields["language"].choices = [("", _("The browser's language")), *settings.LANGUAGES]
 
 
+class DigestsForm(forms.Form):
+    """The profile's e-mail setting. Deadline notices are sent whatever it says."""
+
+    digests = forms.BooleanField(
+        label=_("Send me daily digests"),
+        required=False,
+        help_text=_(
+            "A daily e-mail listing your reports' overdue reviews. Deadline reminders "
+            "for your own work are always sent."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+
 class PositionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.title} — {obj.department.name}"

@@ -63,6 +63,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text=_("Leave empty to follow your browser's language."),
     )
+    # Daily digests only: deadline notices are sent whatever this says.
+    digests = models.BooleanField(_("Send me daily digests"), default=True)
     is_staff = models.BooleanField(
         _("staff status"),
         default=False,

@@ -506,3 +506,11 @@ def user_set_language(*, user: User, language: str) -> User:
         user.language = language
         user.save(update_fields=["language"])
     return user
+
+
+def user_set_digests(*, user: User, digests: bool) -> User:
+    """Turn the person's daily digests on or off (deadline notices are always sent)."""
+    if user.digests != bool(digests):
+        user.digests = bool(digests)
+        user.save(update_fields=["digests"])
+    return user

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -192,6 +193,10 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_VISIBILITY_TIMEOUT = 60 * 60
+# PDF work has its own queue, so a long batch never holds up e-mails and launches:
+# workers consume both (`celery -A perfcycle worker -Q celery,pdf`), or run a separate
+# pool for "pdf".
+CELERY_TASK_ROUTES = {"appraisals.render_packet_batch": {"queue": "pdf"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 # The periodic work, run by exactly one beat process. A run not started within its
@@ -201,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "perfcycle.tasks.drain_notification_outbox",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Deadline reminders and overdue digests, each morning in the company's time zone.
+    "appraisal-reminders": {
+        "task": "appraisals.tasks.send_reminders",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 12 * 60 * 60},
     },
 }
 

@@ -182,8 +182,14 @@ def celery_worker_thread(settings):
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     try:
+        # Every queue a deployed worker consumes (see CELERY_TASK_ROUTES).
         with start_worker(
-            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
+            app,
+            pool="solo",
+            concurrency=1,
+            perform_ping_check=False,
+            shutdown_timeout=10,
+            queues=["celery", "pdf"],
         ) as worker:
             yield worker
     finally:

@@ -4,7 +4,8 @@
   reviewer, advancing the cycle's phase;
 * ``reviews``: saving and submitting reviews, returning and approving them, scores;
 * ``calibration``: sessions, moving ratings, finalising, releasing results;
-* ``results``: the employee's acknowledgement and comment, appeals.
+* ``results``: the employee's acknowledgement and comment, appeals;
+* ``packets``: batches of PDF review packets rendered into a ZIP.
 """
 
 from .calibration import (
@@ -26,6 +27,7 @@ from .cycles import (
     cycle_settings_update,
     settings_for,
 )
+from .packets import packet_batch_request, packet_batch_run, packet_scope
 from .results import appeal_file, appeal_resolve, appraisal_acknowledge
 from .reviews import appraisal_rescore, review_approve, review_return, review_save
 
@@ -47,6 +49,9 @@ __all__ = [
     "cycle_launch_request",
     "cycle_launch_run",
     "cycle_settings_update",
+    "packet_batch_request",
+    "packet_batch_run",
+    "packet_scope",
     "results_release",
     "review_approve",
     "review_return",

@@ -15,6 +15,7 @@ from simple_history.utils import bulk_create_with_history
 from perfcycle import access
 from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Cycle, Department, Employee, RatingScale
+from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, _apply, cycle_create, stamp
 
 from .. import states
@@ -613,4 +614,5 @@ def cycle_advance(*, actor, cycle: Cycle, reason: str = "", force: bool = False)
         % {"from": previous, "to": Cycle.Status(target).label},
     )
     locked.save(update_fields=["status", "version"])
+    notify("phase_opened", locked)  # to the people with work in a review phase
     return locked

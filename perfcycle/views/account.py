@@ -1,4 +1,4 @@
-"""Login, password reset and change, and a person's own settings (language)."""
+"""Login, password reset and change, and a person's own settings (language, digests)."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +14,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from perfcycle import access, services
-from perfcycle.forms import EmailAuthenticationForm, EmailPasswordResetForm, LanguageForm
+from perfcycle.forms import (
+    DigestsForm,
+    EmailAuthenticationForm,
+    EmailPasswordResetForm,
+    LanguageForm,
+)
 
 
 class LoginView(auth_views.LoginView):
@@ -40,9 +45,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
+    """The language and the digest setting, each saved by its own form."""
     user = request.user
-    form = LanguageForm(request.POST or None, initial={"language": user.language})
-    if request.method == "POST" and form.is_valid():
+    posted = request.POST if request.method == "POST" else None
+    if posted is not None and posted.get("form") == "digests":
+        return _save_digests(request)
+    form = LanguageForm(posted, initial={"language": user.language})
+    if posted is not None and form.is_valid():
         try:
             services.user_set_language(user=user, language=form.cleaned_data["language"])
         except ValidationError as exc:
@@ -53,8 +62,29 @@ def profile(request):
             with translation.override(user.language or translation.get_language()):
                 messages.success(request, _("Your language is saved."))
             return response
-    context = {"form": form, "employee": access.roles(user).employee}
+    return _render_profile(request, form=form)
+
+
+def _render_profile(request, *, form=None, digests_form=None):
+    user = request.user
+    context = {
+        "form": form or LanguageForm(initial={"language": user.language}),
+        "digests_form": digests_form or DigestsForm(initial={"digests": user.digests}),
+        "employee": access.roles(user).employee,
+    }
     return render(request, "registration/profile.html", context)
+
+
+def _save_digests(request):
+    form = DigestsForm(request.POST)
+    if not form.is_valid():  # a checkbox is always valid; kept for the pattern
+        return _render_profile(request, digests_form=form)
+    services.user_set_digests(user=request.user, digests=form.cleaned_data["digests"])
+    if request.user.digests:
+        messages.success(request, _("You will get daily digests."))
+    else:
+        messages.success(request, _("You will no longer get daily digests."))
+    return redirect("profile")
 
 
 @require_POST

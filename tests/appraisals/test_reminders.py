@@ -1,0 +1,310 @@
+"""Deadline reminders, overdue digests and phase-opened notices (the daily beat task).
+
+The org of ``tests/conftest.py``. The ``reviews`` cycle has three appraisals: Emil
+Employee and Petra Peer (reviewer Mona Manager, also their manager) and Olga Outsider
+(reviewer and manager Otto Other). Self-reviews are due on 10 March, manager reviews on
+20 March.
+"""
+
+import datetime
+import time
+
+import pytest
+from celery.schedules import crontab
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from appraisals import services
+from appraisals.models import Appraisal
+from appraisals.reminders import reminders_due
+from appraisals.tasks import send_reminders
+from perfcycle.models import Cycle, CycleDeadline, Notification
+from tests.appraisals.conftest import appraisal_cycle, at_phase, competencies  # noqa: F401
+from tests.factories import CycleFactory, EmployeeFactory
+from tests.goals.conftest import cascade, cycle  # noqa: F401
+
+P = Cycle.Status
+A = Appraisal.Stage
+SELF_DUE = datetime.date(2026, 3, 10)
+MANAGER_DUE = datetime.date(2026, 3, 20)
+DAY = datetime.timedelta(days=1)
+EMIL = "employee@example.com"
+
+
+@pytest.fixture
+def reviews(org):
+    """FY2026 in self-review; Petra has submitted her self-review, Emil and Olga not."""
+    the_cycle = CycleFactory(name="FY2026", status=P.SELF_REVIEW)
+    CycleDeadline.objects.create(cycle=the_cycle, phase=P.SELF_REVIEW, due_on=SELF_DUE)
+    CycleDeadline.objects.create(cycle=the_cycle, phase=P.MANAGER_REVIEW, due_on=MANAGER_DUE)
+    for person, stage in (
+        (org.employee, A.SELF_REVIEW),
+        (org.peer, A.MANAGER_REVIEW),
+        (org.outsider, A.SELF_REVIEW),
+    ):
+        appraise(the_cycle, person, stage)
+    return the_cycle
+
+
+def appraise(the_cycle, person, stage=A.SELF_REVIEW):
+    return Appraisal.objects.create(
+        cycle=the_cycle,
+        employee=person,
+        department=person.department,
+        reviewer=person.manager,
+        stage=stage,
+    )
+
+
+def run(day):
+    """The beat task, run here (inline); returns how many notices it wrote."""
+    return send_reminders(day.isoformat())
+
+
+def told(event, day=None):
+    rows = Notification.objects.filter(event=event)
+    if day is not None:
+        rows = rows.filter(key__endswith=day.isoformat())
+    return sorted(rows.values_list("recipient__email", flat=True))
+
+
+# --- deadline near ------------------------------------------------------------------
+
+
+def test_it_reminds_3_days_and_1_day_before_only_those_whose_self_review_is_open(reviews):
+    three_before, one_before = SELF_DUE - 3 * DAY, SELF_DUE - DAY
+
+    assert run(three_before) == 2
+    assert told("deadline_near") == ["employee@example.com", "outsider@example.com"]
+    assert run(SELF_DUE - 2 * DAY) == 0  # no reminder two days before
+    assert run(one_before) == 2
+    assert told("deadline_near", one_before) == ["employee@example.com", "outsider@example.com"]
+
+    mine = Notification.objects.get(key__endswith=f"{three_before}", recipient__email=EMIL)
+    assert mine.title == "Your FY2026 self-review is due in 3 days"
+    assert "the deadline is March 10, 2026" in mine.body
+    appraisal = Appraisal.objects.get(cycle=reviews, employee__user__email="employee@example.com")
+    assert mine.url == reverse("appraisals:self_review", args=[appraisal.pk])
+    last = Notification.objects.get(key__endswith=f"{one_before}", recipient__email=EMIL)
+    assert last.title == "Your FY2026 self-review is due in 1 day"
+
+
+def test_a_second_run_the_same_day_sends_nothing(reviews):
+    day = SELF_DUE - 3 * DAY
+    assert run(day) == 2
+
+    assert run(day) == 0
+    assert Notification.objects.count() == 2
+
+
+def test_in_manager_review_it_reminds_reviewers_of_the_reviews_they_have_not_submitted(
+    org, reviews
+):
+    at_phase(reviews, P.MANAGER_REVIEW)
+    Appraisal.objects.filter(employee=org.employee).update(stage=A.MANAGER_REVIEW)
+    Appraisal.objects.filter(employee=org.peer).update(stage=A.READY)  # Mona submitted it
+    org.other_manager.user.digests = False  # deadline notices are sent anyway
+    org.other_manager.user.save()
+
+    assert run(MANAGER_DUE - 3 * DAY) == 2
+
+    assert told("deadline_near") == ["manager@example.com", "other@example.com"]
+    mona = Notification.objects.get(recipient=org.manager.user)
+    assert mona.title == "Your FY2026 manager reviews are due in 3 days"
+    assert "- Emil Employee" in mona.body and "Petra Peer" not in mona.body
+    emil = Appraisal.objects.get(employee=org.employee)
+    assert mona.url == reverse("appraisals:manager_review", args=[emil.pk])
+
+
+def test_a_withdrawn_appraisal_or_a_cycle_without_a_deadline_gets_no_reminder(org, reviews):
+    Appraisal.objects.filter(employee=org.outsider).update(stage=A.WITHDRAWN)
+    assert run(SELF_DUE - 3 * DAY) == 1
+    assert told("deadline_near") == ["employee@example.com"]
+
+    CycleDeadline.objects.filter(cycle=reviews, phase=P.SELF_REVIEW).delete()
+    assert reminders_due(reviews, SELF_DUE - DAY) == []
+
+
+# --- deadline passed and the managers' digest -------------------------------------------
+
+
+def test_the_day_after_the_deadline_tells_each_late_person_once(reviews):
+    assert run(SELF_DUE) == 0  # the deadline day itself: nothing
+
+    run(SELF_DUE + DAY)
+    assert told("deadline_passed") == ["employee@example.com", "outsider@example.com"]
+    run(SELF_DUE + DAY)
+    run(SELF_DUE + 2 * DAY)
+    assert told("deadline_passed") == ["employee@example.com", "outsider@example.com"]
+    mine = Notification.objects.get(
+        event="deadline_passed", recipient__email="employee@example.com"
+    )
+    assert mine.title == "Your FY2026 self-review is overdue"
+
+
+def test_the_daily_digest_lists_each_managers_overdue_reports(org, reviews):
+    run(SELF_DUE + DAY)
+
+    assert told("overdue_digest") == ["manager@example.com", "other@example.com"]
+    mona = Notification.objects.get(event="overdue_digest", recipient=org.manager.user)
+    assert mona.title == "1 overdue review among your reports in FY2026"
+    assert "- Emil Employee" in mona.body and "Petra Peer" not in mona.body
+    assert "turn this daily digest off in your profile" in mona.body
+    otto = Notification.objects.get(event="overdue_digest", recipient=org.other_manager.user)
+    assert "- Olga Outsider" in otto.body and "Emil" not in otto.body
+    # Once a day: again tomorrow, not again today.
+    run(SELF_DUE + DAY)
+    assert len(told("overdue_digest")) == 2
+    run(SELF_DUE + 2 * DAY)
+    assert told("overdue_digest", SELF_DUE + 2 * DAY) == [
+        "manager@example.com",
+        "other@example.com",
+    ]
+
+
+def test_the_digest_grows_with_the_overdue_reports_and_skips_who_turned_it_off(org, reviews):
+    appraise(reviews, org.manager)  # Mona's own self-review, overdue: Cora's report
+    Appraisal.objects.filter(employee=org.peer).update(stage=A.SELF_REVIEW)
+    org.other_manager.user.digests = False
+    org.other_manager.user.save()
+
+    run(SELF_DUE + DAY)
+
+    assert told("overdue_digest") == ["ceo@example.com", "manager@example.com"]
+    mona = Notification.objects.get(event="overdue_digest", recipient=org.manager.user)
+    assert mona.title == "2 overdue reviews among your reports in FY2026"
+    assert "- Emil Employee\n- Petra Peer" in mona.body
+    # The opt-out is for digests only: Olga and Mona are still told they are late.
+    assert "outsider@example.com" in told("deadline_passed")
+    assert "manager@example.com" in told("deadline_passed")
+
+
+# --- phase opened ------------------------------------------------------------------------
+
+
+def test_advancing_into_a_review_phase_tells_everyone_with_work_in_it(
+    org,
+    hr_admin,
+    appraisal_cycle,  # noqa: F811
+):
+    at_phase(appraisal_cycle, P.IN_PROGRESS)
+
+    services.cycle_advance(actor=hr_admin, cycle=appraisal_cycle, force=True, reason="Go")
+
+    everyone = sorted(
+        Appraisal.objects.filter(cycle=appraisal_cycle).values_list(
+            "employee__user__email", flat=True
+        )
+    )
+    assert told("phase_opened") == everyone and len(everyone) == 7
+    mine = Notification.objects.get(event="phase_opened", recipient__email="employee@example.com")
+    assert mine.title == f"Self-review is open in the {appraisal_cycle.name} cycle"
+
+    Notification.objects.all().delete()
+    services.cycle_advance(actor=hr_admin, cycle=appraisal_cycle, force=True, reason="Go on")
+
+    # The reviewers: Mona (Emil, Petra), Cora (Mona, Otto, Hana), Otto (Olga).
+    assert told("phase_opened") == ["ceo@example.com", "manager@example.com", "other@example.com"]
+    mona = Notification.objects.get(event="phase_opened", recipient__email="manager@example.com")
+    assert "- Emil Employee\n- Petra Peer" in mona.body
+    assert mona.url == reverse("appraisals:reviews")
+
+
+def test_advancing_into_calibration_tells_nobody(org, hr_admin, reviews):
+    at_phase(reviews, P.MANAGER_REVIEW)
+    Appraisal.objects.filter(cycle=reviews).update(stage=A.READY)
+
+    services.cycle_advance(actor=hr_admin, cycle=reviews, force=True, reason="Done")
+
+    assert not Notification.objects.exists()
+
+
+# --- the task -----------------------------------------------------------------------------
+
+
+def test_the_reminders_run_each_morning_from_beat():
+    entry = send_reminders.app.conf.beat_schedule["appraisal-reminders"]
+    assert entry["task"] == "appraisals.tasks.send_reminders" == send_reminders.name
+    assert entry["schedule"] == crontab(hour=7, minute=0)
+
+
+def test_the_reminders_read_the_same_number_of_queries_for_3_or_30_people(org, reviews):
+    def queries_for(day):
+        with CaptureQueriesContext(connection) as queries:
+            written = run(day)
+        return len(queries), written
+
+    few, written = queries_for(SELF_DUE + DAY)
+    assert written == 4  # 2 late, 2 managers
+    Notification.objects.all().delete()
+    for _ in range(27):
+        appraise(reviews, EmployeeFactory(department=org.sales_east, manager=org.manager))
+
+    many, written = queries_for(SELF_DUE + DAY)
+    assert written == 31  # 29 late, 2 managers
+    assert many == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_exactly_the_expected_reminders_once(
+    org, reviews, celery_worker_thread
+):
+    day = (SELF_DUE - 3 * DAY).isoformat()
+
+    send_reminders.delay(day)
+
+    deadline = time.monotonic() + 15
+    while len(mail.outbox) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a third e-mail would have come by now
+    assert sorted(m.to[0] for m in mail.outbox) == ["employee@example.com", "outsider@example.com"]
+    assert {m.subject for m in mail.outbox} == {"Your FY2026 self-review is due in 3 days"}
+    assert not Notification.objects.filter(emailed_at=None).exists()
+
+    send_reminders.delay(day)
+    time.sleep(1)
+    assert len(mail.outbox) == 2
+    assert Notification.objects.count() == 2
+
+
+# --- the profile setting --------------------------------------------------------------
+
+
+def test_the_profile_offers_digests_on_by_default(client, employee):
+    client.force_login(employee)
+
+    page = client.get(reverse("profile")).content.decode()
+
+    assert 'name="digests"' in page and "Send me daily digests" in page
+    assert 'id="id_digests" checked>' in page
+
+
+def test_turning_digests_off_and_on_in_the_profile(client, employee):
+    client.force_login(employee)
+
+    response = client.post(reverse("profile"), {"form": "digests"})
+
+    assert response.status_code == 302 and response["Location"] == reverse("profile")
+    employee.refresh_from_db()
+    assert employee.digests is False and employee.language == ""
+    page = client.get(reverse("profile")).content.decode()
+    assert "You will no longer get daily digests." in page
+    assert 'id="id_digests">' in page
+
+    client.post(reverse("profile"), {"form": "digests", "digests": "on"})
+    employee.refresh_from_db()
+    assert employee.digests is True
+    # Saving the language leaves the digests alone.
+    client.post(reverse("profile"), {"language": "zh-hans"})
+    employee.refresh_from_db()
+    assert employee.digests is True and employee.language == "zh-hans"
+
+
+def test_the_digest_setting_needs_a_login_and_a_post(client, employee):
+    assert client.post(reverse("profile"), {"form": "digests"}).status_code == 302
+    employee.refresh_from_db()
+    assert employee.digests is True
+    client.force_login(employee)
+    assert client.put(reverse("profile")).status_code == 405
