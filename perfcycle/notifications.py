@@ -47,18 +47,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from kombu.exceptions import OperationalError as BrokerError
 
 from . import access
+from .broker import send_after_commit
 from .models import Notification, User
 
 logger = logging.getLogger(__name__)
@@ -199,7 +197,7 @@ def notify(
     Notification.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
     ids = list(Notification.objects.filter(batch=batch).values_list("pk", flat=True))
     if ids:
-        transaction.on_commit(partial(_enqueue, ids), robust=True)
+        _enqueue(ids)
     return len(ids)
 
 
@@ -223,15 +221,12 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 
 def _enqueue(ids: list[int]) -> None:
-    """Queue the e-mails (after commit). A broker that is down loses nothing: the rows
-    stay in the outbox for :func:`drain_outbox`."""
+    """Queue the e-mails after commit. A broker that is down loses nothing: the rows stay
+    in the outbox for :func:`drain_outbox`."""
     from .tasks import send_notifications
 
-    try:
-        for chunk in _chunks(ids, SEND_BATCH):
-            send_notifications.delay(chunk)
-    except (BrokerError, ConnectionError) as exc:
-        logger.warning("Broker unreachable, %d notices wait in the outbox: %s", len(ids), exc)
+    for chunk in _chunks(ids, SEND_BATCH):
+        send_after_commit(send_notifications, chunk)
 
 
 # --- sending ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from perfcycle import access
+from perfcycle.broker import send_after_commit
 from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Cycle, Department, Employee, RatingScale
 from perfcycle.notifications import notify
@@ -295,7 +296,15 @@ def cycle_launch_request(*, actor, cycle: Cycle) -> CycleLaunch:
     ).exists():
         raise ValidationError(_("A launch of this cycle is already under way."))
     launch = CycleLaunch.objects.create(cycle=locked, actor=actor)
-    transaction.on_commit(lambda: launch_cycle.delay(launch.pk))
+
+    def failed(exc: Exception) -> None:
+        CycleLaunch.objects.filter(pk=launch.pk, status=CycleLaunch.Status.QUEUED).update(
+            status=CycleLaunch.Status.FAILED,
+            finished_at=timezone.now(),
+            error=_("The task queue could not be reached; launch again."),
+        )
+
+    send_after_commit(launch_cycle, launch.pk, on_broker_down=failed)
     return launch
 
 

@@ -23,7 +23,6 @@ import os
 import secrets
 import tempfile
 import zipfile
-from functools import partial
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -33,9 +32,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from kombu.exceptions import OperationalError as BrokerError
 
 from perfcycle import access
+from perfcycle.broker import send_after_commit
 from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Cycle, Department
 from perfcycle.notifications import language_of, notify
@@ -87,17 +86,21 @@ def packet_batch_request(*, actor, cycle: Cycle, department: Department | None =
     batch = PacketBatch(cycle=cycle, department=department, requested_by=actor)
     batch.full_clean()
     batch.save()
-    transaction.on_commit(partial(_enqueue, batch.pk), robust=True)
+    _enqueue(batch.pk)
     return batch
 
 
 def _enqueue(batch_id: int) -> None:
     from ..tasks import render_packet_batch
 
-    try:
-        render_packet_batch.delay(batch_id)
-    except (BrokerError, ConnectionError) as exc:
-        logger.warning("Broker unreachable, packet batch %s stays queued: %s", batch_id, exc)
+    def failed(exc: Exception) -> None:
+        PacketBatch.objects.filter(pk=batch_id, status=S.QUEUED).update(
+            status=S.FAILED,
+            finished_at=timezone.now(),
+            error=_("The task queue could not be reached; make the packets again."),
+        )
+
+    send_after_commit(render_packet_batch, batch_id, on_broker_down=failed)
 
 
 def packet_batch_run(*, batch_id: int, resume: bool = False) -> PacketBatch | None:
