@@ -209,6 +209,35 @@ def celery_inline():
         app.conf.task_always_eager = eager
 
 
+@pytest.fixture
+def broker_down():
+    """The Celery app pointed at a Redis nobody listens on: publishing a task meets a real
+    refused connection, as when Redis is down (no retries, so the test does not wait)."""
+    from perfcycle.celery import app
+
+    saved = {
+        name: app.conf[name] for name in ("broker_url", "task_always_eager", "task_publish_retry")
+    }
+
+    def forget_pools():
+        # kombu keeps connection pools in a registry by URL: the app's pools are only
+        # forgotten here (a closed one would stay registered for later tests).
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    forget_pools()
+    app.conf.update(
+        broker_url="redis://127.0.0.1:1/0", task_always_eager=False, task_publish_retry=False
+    )
+    try:
+        yield app
+    finally:
+        # Not closed either: kombu would hand the closed pool to the next test that
+        # points at the same unreachable address.
+        forget_pools()
+        app.conf.update(saved)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_leaked_connections(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end sessions that threads left open.

@@ -911,3 +911,16 @@ def test_only_hr_advances(manager, executive, kpi_only):
         with pytest.raises(PermissionDenied):
             services.cycle_advance(actor=actor, cycle=kpi_only)
     assert Cycle.objects.get(pk=kpi_only.pk).status == P.GOAL_SETTING
+
+
+def test_a_launch_the_broker_could_not_take_is_marked_failed_so_hr_can_launch_again(
+    hr_admin, kpi_only, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.cycle_launch_request(actor=hr_admin, cycle=kpi_only)
+    request.refresh_from_db()
+    assert request.status == CycleLaunch.Status.FAILED
+    assert "could not be reached" in request.error
+    assert not Appraisal.objects.exists()
+    # Nothing is left "under way": HR may launch again once the broker is back.
+    assert not CycleLaunch.objects.filter(status=CycleLaunch.Status.QUEUED).exists()

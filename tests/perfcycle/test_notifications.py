@@ -330,34 +330,6 @@ def test_beat_drains_the_outbox_every_minute():
     assert entry["schedule"] == 60.0
 
 
-@pytest.fixture
-def broker_down():
-    """The Celery app pointed at a Redis nobody listens on: publishing a task meets a real
-    refused connection, as when Redis is down (no retries, so the test does not wait)."""
-    from perfcycle.celery import app
-
-    saved = {
-        name: app.conf[name] for name in ("broker_url", "task_always_eager", "task_publish_retry")
-    }
-
-    def forget_pools():
-        # kombu keeps connection pools in a registry by URL: the app's own pool is only
-        # forgotten here (closing it would leave a closed pool registered for later tests).
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    forget_pools()
-    app.conf.update(
-        broker_url="redis://127.0.0.1:1/0", task_always_eager=False, task_publish_retry=False
-    )
-    try:
-        yield app
-    finally:
-        app.pool.force_close_all()  # the pool to the unreachable Redis
-        forget_pools()
-        app.conf.update(saved)
-
-
 def test_a_save_succeeds_when_the_broker_is_down_and_the_outbox_sends_it_later(
     client, employee, hr_admin, released, django_capture_on_commit_callbacks, broker_down
 ):
