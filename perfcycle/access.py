@@ -875,12 +875,18 @@ def reviews_visible_to(user) -> QuerySet:
 
 def calibration_adjustments_visible_to(user) -> QuerySet:
     """Rating moves the user may read: those of the calibration sessions they sit on
-    (all for HR administrators). The employee never reads them."""
+    (all for HR administrators). Nobody reads the moves of their own rating before the
+    results are released (a panel member's or HR's own appraisal may sit in a session);
+    the employee never reads the reasons."""
     from appraisals.models import CalibrationAdjustment
 
-    return CalibrationAdjustment.objects.filter(
+    moves = CalibrationAdjustment.objects.filter(
         session__in=calibration_sessions_visible_to(user).values("pk")
     )
+    me = roles(user).employee
+    if me is None:
+        return moves
+    return moves.exclude(appraisal__employee=me)
 
 
 def appeals_visible_to(user) -> QuerySet:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
+from perfcycle import access
 from perfcycle.api.filters import OrderingFilter, id_filter
 from perfcycle.hierarchy import subtree_sql
 from perfcycle.models import Department
@@ -28,7 +29,7 @@ class AppraisalFilter(filters.FilterSet):
     )
     reviewer = id_filter(_("Appraisals this person reviews."), field_name="reviewer_id")
     employee = id_filter(_("This person's appraisals."), field_name="employee_id")
-    session = id_filter(_("Appraisals in this calibration session."), field_name="session_id")
+    session = id_filter(_("Appraisals in this calibration session."), method="filter_session")
     ordering = OrderingFilter(
         fields=(
             ("employee__user__full_name", "name"),
@@ -44,6 +45,11 @@ class AppraisalFilter(filters.FilterSet):
 
     def filter_department_subtree(self, queryset, name, value):
         return queryset.filter(department__in=subtree_sql(Department, "parent", [value]))
+
+    def filter_session(self, queryset, name, value):
+        # Which session holds one's own appraisal is part of the assessment: not before
+        # release.
+        return access.without_own_assessment(self.request.user, queryset.filter(session_id=value))
 
 
 class ReviewFilter(filters.FilterSet):

@@ -221,10 +221,10 @@ def render_appraisal(
         acknowledge_form=forms.get("acknowledge")
         or AcknowledgeForm(initial={"comment": appraisal.employee_comment}),
         appeal_form=forms.get("appeal") or AppealForm(),
-        adjustments=(
-            list(appraisal.adjustments.select_related("from_level", "to_level", "actor"))
-            if not employee_view
-            else []
+        adjustments=list(
+            access.calibration_adjustments_visible_to(user)
+            .filter(appraisal=appraisal)
+            .select_related("from_level", "to_level", "actor")
         ),
     )
     return render(request, "appraisals/appraisal_detail.html", context, status=status)

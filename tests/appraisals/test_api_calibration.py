@@ -313,3 +313,28 @@ def test_it_lets_hr_resolve_an_appeal(org, hr_admin, employee, appraisal):
     again = client.post(url, {"status": "dismissed", "outcome": "Again"}, format="json")
     assert again.status_code == 409
     assert "already resolved" in again.json()["detail"]
+
+
+def test_a_panel_member_reads_nothing_of_their_own_rating_before_release(
+    org, hr_admin, manager, appraisal
+):
+    cycle = at_phase(appraisal.cycle, P.MANAGER_REVIEW)
+    own = Appraisal.objects.get(cycle=cycle, employee=org.manager)
+    ready(own, 4)
+    ready(appraisal, 4)
+    session = open_session(org, hr_admin, cycle, manager)  # Mona sits on her own panel
+    at_phase(cycle, P.CALIBRATION)
+    services.calibration_move(
+        actor=hr_admin, session=session, appraisal=own, to_level=level(cycle, 2), reason="r"
+    )
+    mona = client_for(manager)
+    assert ids(mona.get(MOVES)) == set()
+    assert ids(mona.get(MOVES, {"session": session.pk})) == set()
+    # Which session holds her appraisal is not given away by filtering either.
+    listed = mona.get("/api/v1/appraisals/", {"session": session.pk, "employee": org.manager.pk})
+    assert ids(listed) == set()
+    others = set(session.appraisals.exclude(pk=own.pk).values_list("pk", flat=True))
+    assert appraisal.pk in others
+    assert ids(mona.get("/api/v1/appraisals/", {"session": session.pk})) == others
+    # HR reads the move.
+    assert len(ids(client_for(hr_admin).get(MOVES))) == 1

@@ -609,3 +609,34 @@ def test_only_hr_returns_a_self_review(client, manager, employee, in_manager_rev
 def test_it_knows_no_third_kind_of_review(client, hr_admin, appraisal):
     client.force_login(hr_admin)
     assert client.post(url("return", appraisal.pk, "peer"), {"comment": "x"}).status_code == 404
+
+
+def test_the_appraisal_page_shows_calibration_reasons_to_the_panel_and_hr_only(
+    client, org, hr_admin, manager, executive, appraisal
+):
+    cycle = at_phase(appraisal.cycle, P.MANAGER_REVIEW)
+    Appraisal.objects.filter(pk=appraisal.pk).update(
+        stage=Appraisal.Stage.READY, manager_level=level(cycle, 4)
+    )
+    session = services.calibration_session_open(
+        actor=hr_admin, cycle=cycle, name="Sales", departments=[org.sales], participants=[manager]
+    )
+    at_phase(cycle, P.CALIBRATION)
+    services.calibration_move(
+        actor=manager,
+        session=session,
+        appraisal=appraisal,
+        to_level=level(cycle, 3),
+        reason="A reason only the panel reads",
+    )
+    for panel in (manager, hr_admin):
+        client.force_login(panel)
+        assert (
+            "A reason only the panel reads"
+            in client.get(url("appraisal", appraisal.pk)).content.decode()
+        )
+    # The CEO reads the appraisal (an executive, and above Emil) but sat on no panel.
+    client.force_login(executive)
+    page = client.get(url("appraisal", appraisal.pk))
+    assert page.status_code == 200
+    assert "A reason only the panel reads" not in page.content.decode()
