@@ -668,8 +668,12 @@ def appraisals_visible_to(user) -> QuerySet:
         condition |= Q(employee=me) | Q(reviewer=me)
         if r.is_manager:
             headed = Department.objects.filter(head=me).values("pk")
-            condition |= Q(employee__in=descendants_sql(Employee, "manager", [me.pk]))
+            below = descendants_sql(Employee, "manager", [me.pk])
+            condition |= Q(employee__in=below)
             condition |= Q(department__in=subtree_sql(Department, "parent", headed))
+            # The reviews their reports write (HR may assign a reviewer from another
+            # branch): the second-level approval is theirs.
+            condition |= Q(reviewer__in=below)
     if r.is_partner:
         covered = subtree_sql(Department, "parent", _partnered_roots(user))
         condition |= Q(department__in=covered) | Q(employee__department__in=covered)
@@ -717,11 +721,29 @@ def can_open_manager_review(user, appraisal) -> bool:
 
 
 def can_approve_review(user, appraisal) -> bool:
-    """Second-level approval: a manager above the reviewer."""
+    """Second-level approval: a manager above the reviewer, never the person who wrote
+    and submitted the review (a manager higher in the chain may have written it)."""
+    from appraisals.models import Review
+
     me = roles(user).employee
     if me is None or appraisal.reviewer is None or appraisal.employee_id == me.pk:
         return False
-    return in_reporting_chain(me, appraisal.reviewer)
+    if not in_reporting_chain(me, appraisal.reviewer):
+        return False
+    return not Review.objects.filter(
+        appraisal=appraisal, kind=Review.Kind.MANAGER, submitted_by=user
+    ).exists()
+
+
+def has_second_level_approver(appraisal) -> bool:
+    """Whether anyone can give the second-level approval: the reviewer has an active
+    manager. Otherwise (the chief executive's direct reports) the review is final as the
+    reviewer submits it."""
+    reviewer = appraisal.reviewer
+    return (
+        reviewer is not None
+        and Employee.objects.filter(pk=reviewer.manager_id, is_active=True).exists()
+    )
 
 
 def can_administer_appraisal(user, appraisal) -> bool:

@@ -166,7 +166,10 @@ def finalise(appraisals: QuerySet[Appraisal], *, actor, reason: str) -> int:
     ids = list(appraisals.filter(stage=A.READY).values_list("pk", flat=True))
     for start in range(0, len(ids), _BATCH):
         batch = list(
-            Appraisal.objects.select_for_update().filter(pk__in=ids[start : start + _BATCH])
+            # Checked again under the lock: a review returned meanwhile is not ready.
+            Appraisal.objects.select_for_update().filter(
+                pk__in=ids[start : start + _BATCH], stage=A.READY
+            )
         )
         for appraisal in batch:
             appraisal.final_level_id = appraisal.calibrated_level_id or appraisal.manager_level_id

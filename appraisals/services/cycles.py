@@ -532,7 +532,13 @@ def appraisal_withdraw(
     locked = _lock_appraisal(appraisal, expected_version)
     states.require_stage(locked, states.OPEN_STAGES, _("Withdrawing"))
     locked.stage, locked.withdrawn_reason, locked.session = A.WITHDRAWN, reason, None
-    return _save(locked, ["stage", "withdrawn_reason", "session"], actor=actor, reason=reason)
+    locked.calibrated_level = None  # calibrated again, in a session, if reinstated
+    return _save(
+        locked,
+        ["stage", "withdrawn_reason", "session", "calibrated_level"],
+        actor=actor,
+        reason=reason,
+    )
 
 
 @transaction.atomic

@@ -349,7 +349,8 @@ def _submit(review: Review, appraisal: Appraisal, *, actor) -> None:
             appraisal.stage = A.MANAGER_REVIEW
             _save(appraisal, ["stage"], actor=actor, reason=_("Self-review submitted"))
         return
-    appraisal.stage = A.APPROVAL if settings.second_level_approval else A.READY
+    approval = settings.second_level_approval and access.has_second_level_approver(appraisal)
+    appraisal.stage = A.APPROVAL if approval else A.READY
     appraisal.manager_level = review.proposed_level
     _save(appraisal, ["stage", "manager_level"], actor=actor, reason=_("Manager review submitted"))
 
@@ -454,8 +455,10 @@ def review_return(*, actor, review: Review, comment: str) -> Review:
     stamp(locked, actor=actor, reason=comment)
     locked.save(update_fields=["status", "return_comment", "approved_at", "approved_by", "version"])
     if locked.kind == K.MANAGER and appraisal.stage in (A.APPROVAL, A.READY):
-        appraisal.stage = A.MANAGER_REVIEW
-        _save(appraisal, ["stage"], actor=actor, reason=comment)
+        # A calibration move was made on the returned review; the new review is
+        # calibrated afresh, so an old move never overrides it.
+        appraisal.stage, appraisal.calibrated_level = A.MANAGER_REVIEW, None
+        _save(appraisal, ["stage", "calibrated_level"], actor=actor, reason=comment)
     elif locked.kind == K.SELF and appraisal.stage == A.MANAGER_REVIEW:
         manager = appraisal.reviews.get(kind=K.MANAGER)
         if manager.status != Review.Status.SUBMITTED:

@@ -664,6 +664,54 @@ def test_the_approver_may_send_the_review_back(
     assert manager_review(with_approval).status == S.RETURNED
 
 
+def test_the_writer_of_a_review_never_approves_it(executive, with_approval, cascade, competencies):
+    # Cora, above the reviewer Mona, writes and submits Emil's review herself ...
+    submit_managers(executive, with_approval, cascade, competencies)
+    with_approval.refresh_from_db()
+    assert with_approval.stage == A.APPROVAL
+    # ... and cannot then approve it.
+    with pytest.raises(PermissionDenied):
+        services.review_approve(actor=executive, appraisal=with_approval)
+    with_approval.refresh_from_db()
+    assert with_approval.stage == A.APPROVAL
+
+
+def test_a_review_whose_reviewer_has_no_manager_needs_no_second_level_approval(
+    org, executive, hr_admin, with_approval, cascade, competencies
+):
+    # HR assigns the chief executive, who reports to nobody: nobody could approve.
+    services.appraisal_reassign(
+        actor=hr_admin, appraisal=with_approval, reviewer=org.ceo, reason="Mona is away"
+    )
+    submit_managers(executive, with_approval, cascade, competencies)
+    with_approval.refresh_from_db()
+    assert with_approval.stage == A.READY
+
+
+def test_a_returned_review_is_calibrated_afresh(
+    org, hr_admin, manager, in_manager_review, cascade, competencies
+):
+    appraisal = in_manager_review
+    submit_managers(manager, appraisal, cascade, competencies)
+    session = services.calibration_session_open(
+        actor=hr_admin, cycle=appraisal.cycle, name="Sales", departments=[org.sales]
+    )
+    at_phase(appraisal.cycle, P.CALIBRATION)
+    five = RatingLevel.objects.get(scale=appraisal.cycle.rating_scale, value=5)
+    services.calibration_move(
+        actor=hr_admin, session=session, appraisal=appraisal, to_level=five, reason="Panel"
+    )
+    services.review_return(actor=hr_admin, review=manager_review(appraisal), comment="Redo")
+    appraisal.refresh_from_db()
+    assert appraisal.calibrated_level is None
+    submit_managers(manager, appraisal, cascade, competencies)
+    services.calibration_session_close(actor=hr_admin, session=session)
+    appraisal.refresh_from_db()
+    # The manager's new proposal is final, not the move made on the returned review.
+    assert appraisal.final_level == appraisal.manager_level
+    assert appraisal.final_level.value != 5
+
+
 def test_approving_needs_a_review_waiting_for_approval(executive, with_approval):
     with pytest.raises(ValidationError):
         services.review_approve(actor=executive, appraisal=with_approval)
