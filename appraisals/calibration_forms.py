@@ -9,11 +9,10 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from goals.forms import ServiceErrorsMixin
+from perfcycle.forms import SEARCH_LENGTH, search_text
 from perfcycle.models import Department, Employee, RatingLevel
 
 from .calibration_grid import SORTS, UNRATED, GridFilters, panel_candidates
-
-SEARCH_LENGTH = 100
 
 
 class PersonChoiceField(forms.ModelMultipleChoiceField):
@@ -159,13 +158,10 @@ class GridFilterForm(forms.Form):
     def filters(self) -> GridFilters:
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
-        q = data.get("q")
-        if q is None:
-            # An over-long search is cut, not dropped: dropping it would list everyone.
-            q = str(self.data.get("q", ""))[:SEARCH_LENGTH]
+        q = search_text(self)
         sort = data.get("sort") or "name"
         return GridFilters(
-            q=q.strip(),
+            q=q,
             department=data.get("department"),
             reviewer=data.get("reviewer"),
             level=data.get("level") or "",

@@ -18,11 +18,11 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from goals.forms import ServiceErrorsMixin
+from perfcycle.forms import SEARCH_LENGTH, search_text
 from perfcycle.models import Cycle, Department, Employee, RatingScale
 
 from .models import Appraisal, Competency, CycleSettings
 
-SEARCH_LENGTH = 100
 REASON_LENGTH = 2000
 
 
@@ -375,9 +375,7 @@ class AppraisalFilterForm(_Form):
         cleaned = getattr(self, "cleaned_data", {})
 
         def text(name):
-            # An over-long search is cut, not dropped: dropping it would list everyone.
-            value = cleaned.get(name) or str(self.data.get(name, ""))[:SEARCH_LENGTH]
-            return value.strip()
+            return search_text(self, name)
 
         return {
             "q": text("q"),

@@ -7,11 +7,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from perfcycle.forms import SEARCH_LENGTH, search_text
 from perfcycle.models import Cycle, Department
 
 from .models import Goal
-
-SEARCH_LENGTH = 100
 
 
 class CycleChoiceField(forms.ModelChoiceField):
@@ -103,8 +102,7 @@ class TeamFilterForm(CycleFilterForm):
     def filters(self) -> dict:
         self.is_valid()
         return {
-            # An over-long search is cut, not dropped: dropping it would list everyone.
-            "q": (self._clean_value("q") or str(self.data.get("q", ""))[:SEARCH_LENGTH]).strip(),
+            "q": search_text(self),
             "status": self._clean_value("status", ""),
             "department": self._clean_value("department"),
             "at_risk": bool(self._clean_value("at_risk", False)),

@@ -8,6 +8,18 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Department, Position
 
+SEARCH_LENGTH = 100
+
+
+def search_text(form: forms.Form, name: str = "q") -> str:
+    """The search box of a filter form as the person typed it, after ``is_valid()``.
+
+    An over-long search is cut, not dropped (dropping it would list everyone); a NUL
+    character, which Django refuses and PostgreSQL cannot compare, is taken out."""
+    cleaned = getattr(form, "cleaned_data", {}).get(name)
+    value = cleaned if cleaned else str(form.data.get(name, ""))[:SEARCH_LENGTH]
+    return value.replace("\x00", "").strip()
+
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(
@@ -126,8 +138,7 @@ class DirectoryFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {
-            # An over-long search is cut, not dropped: dropping it would list everyone.
-            "q": (data.get("q") or str(self.data.get("q", ""))[:100]).strip(),
+            "q": search_text(self),
             "department": data.get("department"),
             "subdepartments": bool(data.get("subdepartments")),
             "position": data.get("position"),

@@ -59,9 +59,13 @@ class TreeFilterForm(CycleFilterForm):
         }
 
 
+# Far beyond any real tree; a bigger number would overflow the database's OFFSET.
+MAX_PAGE = 100_000
+
+
 def _page_number(request) -> int:
     try:
-        return max(1, int(request.GET.get("page", 1)))
+        return min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except (TypeError, ValueError):
         return 1
 
