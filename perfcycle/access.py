@@ -746,31 +746,42 @@ def has_second_level_approver(appraisal) -> bool:
     )
 
 
-def can_administer_appraisal(user, appraisal) -> bool:
-    """Reassign the reviewer, withdraw, return a review to its author, resolve an appeal:
-    an HR administrator, or the HR partner of the appraisal's department."""
-    r = roles(user)
-    if r.hr_admin:
-        return True
-    return r.is_partner and (
-        partnered_departments(user)
-        .filter(pk__in=[appraisal.department_id, appraisal.employee.department_id])
-        .exists()
-    )
-
-
 def appraisals_administrable_by(user) -> QuerySet:
-    """The appraisals :func:`can_administer_appraisal` allows, as one queryset: list pages
-    ask it once for a page of rows instead of once per row."""
+    """Appraisals whose reviewer the user may reassign, that they may withdraw, whose
+    reviews they may return and whose appeals they resolve: every one for an HR
+    administrator, those of their departments for an HR partner; never their own."""
     from appraisals.models import Appraisal
 
     r = roles(user)
     if r.hr_admin:
-        return Appraisal.objects.all()
-    if not r.is_partner:
+        administered = Appraisal.objects.all()
+    elif r.is_partner:
+        covered = partnered_departments(user).values("pk")
+        administered = Appraisal.objects.filter(
+            Q(department__in=covered) | Q(employee__department__in=covered)
+        )
+    else:
         return Appraisal.objects.none()
-    covered = partnered_departments(user).values("pk")
-    return Appraisal.objects.filter(Q(department__in=covered) | Q(employee__department__in=covered))
+    if r.employee is not None:
+        administered = administered.exclude(employee=r.employee)
+    return administered
+
+
+def can_administer_appraisal(user, appraisal) -> bool:
+    return appraisals_administrable_by(user).filter(pk=appraisal.pk).exists()
+
+
+def can_assign_reviewer(user, appraisal, reviewer: Employee) -> bool:
+    """Whom the user may make an appraisal's reviewer (who then reads it in full): an HR
+    administrator anyone; an HR partner someone in their departments or above the
+    employee in the reporting line, never someone outside both."""
+    if not can_administer_appraisal(user, appraisal):
+        return False
+    if roles(user).hr_admin:
+        return True
+    if partnered_departments(user).filter(pk=reviewer.department_id).exists():
+        return True
+    return in_reporting_chain(reviewer, appraisal.employee)
 
 
 def sees_assessment_in_list(user, appraisal) -> bool:

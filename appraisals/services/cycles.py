@@ -557,6 +557,15 @@ def appraisal_reassign(
     states.require_stage(locked, states.OPEN_STAGES, _("Reassigning the reviewer"))
     if reviewer.pk == locked.employee_id:
         raise ValidationError({"reviewer": _("Nobody reviews themself.")})
+    if not access.can_assign_reviewer(actor, locked, reviewer):
+        raise ValidationError(
+            {
+                "reviewer": _(
+                    "Choose someone in your departments or above %(name)s in the reporting line."
+                )
+                % {"name": locked.employee.name}
+            }
+        )
     if not reviewer.is_active:
         raise ValidationError({"reviewer": _("%(name)s has left.") % {"name": reviewer.name}})
     locked.reviewer, locked.reviewer_assigned = reviewer, True

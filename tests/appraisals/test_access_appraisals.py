@@ -6,6 +6,7 @@ E0003 Emil Employee and E0004 Petra Peer (Sales East, report to Mona), E0005 Ott
 """
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from appraisals import services
@@ -214,3 +215,28 @@ def test_who_approves_and_administers(
     )
     outsiders = of(appraisal.cycle, org.outsider)
     assert not access.can_administer_appraisal(partner, outsiders)
+
+
+def test_a_partner_assigns_reviewers_from_their_departments_or_the_line_only(
+    org, hr_admin, partner, appraisal
+):
+    # Emil (Sales East): a Sales colleague or someone above him, yes; Engineering, no.
+    assert access.can_assign_reviewer(partner, appraisal, org.peer)
+    assert access.can_assign_reviewer(partner, appraisal, org.ceo)
+    assert not access.can_assign_reviewer(partner, appraisal, org.outsider)
+    assert access.can_assign_reviewer(hr_admin, appraisal, org.outsider)
+    with pytest.raises(ValidationError) as refused:
+        services.appraisal_reassign(
+            actor=partner, appraisal=appraisal, reviewer=org.outsider, reason="Cover"
+        )
+    assert "reviewer" in refused.value.message_dict
+    appraisal.refresh_from_db()
+    assert appraisal.reviewer == org.manager
+
+
+def test_nobody_administers_their_own_appraisal(org, hr_admin, appraisal_cycle):
+    own = Appraisal.objects.get(cycle=appraisal_cycle, employee=org.hr)
+    assert not access.can_administer_appraisal(hr_admin, own)
+    assert not access.appraisals_administrable_by(hr_admin).filter(pk=own.pk).exists()
+    with pytest.raises(PermissionDenied):
+        services.appraisal_withdraw(actor=hr_admin, appraisal=own, reason="Mine")
