@@ -456,6 +456,12 @@ def cycle_update(
     locked = _lock_for_edit(Cycle, cycle.pk, expected_version=expected_version)
     if locked.status == Cycle.Status.CLOSED:
         raise ValidationError(_("A closed cycle cannot be changed."))
+    scale = data.get("rating_scale")
+    if scale is not None and scale.pk != locked.rating_scale_id and locked.status != "draft":
+        # Ratings given and the guideline are on the old scale's levels.
+        raise ValidationError(
+            {"rating_scale": _("The rating scale can change only while the cycle is a draft.")}
+        )
     changed = _apply(locked, data, ("name", "period_start", "period_end", "rating_scale"))
     if locked.period_end <= locked.period_start:
         raise ValidationError({"period_end": _("The period must end after it starts.")})

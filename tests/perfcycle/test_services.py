@@ -389,3 +389,26 @@ def test_it_refuses_a_scale_rename_from_anyone_but_hr(hr_admin, manager):
         services.rating_scale_update(
             actor=manager, scale=scale, data={"name": "X"}, expected_version=scale.version
         )
+
+
+@pytest.mark.parametrize("phase", ["goal_setting", "self_review", "feedback"])
+def test_a_running_cycle_keeps_its_rating_scale(hr_admin, cycle, phase):
+    Cycle.objects.filter(pk=cycle.pk).update(status=phase)
+    original = cycle.rating_scale_id
+    with pytest.raises(ValidationError) as refused:
+        services.cycle_update(
+            actor=hr_admin,
+            cycle=cycle,
+            data={"rating_scale": RatingScaleFactory()},
+            expected_version=None,
+        )
+    assert "rating_scale" in refused.value.message_dict
+    assert Cycle.objects.get(pk=cycle.pk).rating_scale_id == original
+
+
+def test_a_draft_cycle_may_change_its_rating_scale(hr_admin, cycle):
+    other = RatingScaleFactory()
+    updated = services.cycle_update(
+        actor=hr_admin, cycle=cycle, data={"rating_scale": other}, expected_version=None
+    )
+    assert updated.rating_scale == other
