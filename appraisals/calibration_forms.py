@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from goals.forms import ServiceErrorsMixin
-from perfcycle.forms import SEARCH_LENGTH, search_text
+from perfcycle.forms import SEARCH_LENGTH, STALE_PAGE, search_text
 from perfcycle.models import Department, Employee, RatingLevel
 
 from .calibration_grid import SORTS, UNRATED, GridFilters, panel_candidates
@@ -88,7 +88,8 @@ class MoveForm(ServiceErrorsMixin, forms.Form):
         # Checked by the service, so the panel gets the same message as the API.
         required=False,
     )
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Required: without it the service could not tell a stale page from a fresh one.
+    version = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": STALE_PAGE})
 
     def __init__(self, *args, levels: list[RatingLevel], **kwargs):
         super().__init__(*args, **kwargs)

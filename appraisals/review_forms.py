@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from goals.forms import ServiceErrorsMixin
 from goals.models import Goal
+from perfcycle.forms import STALE_PAGE
 from perfcycle.models import RatingLevel
 
 from .models import Appeal, CycleCompetency, Review
@@ -96,7 +97,8 @@ class ReviewForm(ServiceErrorsMixin, forms.Form):
     (the self-review on the manager's page), or None.
     """
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Required: without it the service could not tell a stale page from a fresh one.
+    version = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": STALE_PAGE})
 
     def __init__(
         self,
@@ -359,7 +361,8 @@ class AppealResolveForm(ServiceErrorsMixin, forms.Form):
         required=True,
         help_text=_("The employee reads this; it is kept in the appraisal's history."),
     )
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Required: without it the service could not tell a stale page from a fresh one.
+    version = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": STALE_PAGE})
 
     def __init__(self, data=None, *, appeal: Appeal, **kwargs):
         super().__init__(data, initial={"version": appeal.version}, **kwargs)

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from .models import Department, Position
 
 SEARCH_LENGTH = 100
+# A form posted without the version it was loaded at (an old tab, a hand-made request).
+STALE_PAGE = _("This page is out of date: reload it and make your change again.")
 
 
 def search_text(form: forms.Form, name: str = "q") -> str:

@@ -238,7 +238,7 @@ def test_htmx_move_returns_the_row_and_the_refreshed_distribution(client, org, s
     client.force_login(hr_admin)
     response = client.post(
         move_url(session, employee),
-        {"to_level": level(session.cycle, 5).pk, "reason": "Best year on record"},
+        {"to_level": level(session.cycle, 5).pk, "reason": "Best year on record", "version": 1},
         **HTMX,
     )
     assert response.status_code == 200
@@ -262,7 +262,9 @@ def test_a_move_without_a_reason_shows_the_error_and_changes_nothing(
     employee = appraisal_of(session, org.employee)
     client.force_login(panelist)
     wanted = level(session.cycle, 2)
-    response = client.post(move_url(session, employee), {"to_level": wanted.pk, "reason": "  "})
+    response = client.post(
+        move_url(session, employee), {"to_level": wanted.pk, "reason": "  ", "version": 1}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "Emil Employee was not moved:" in html
@@ -274,7 +276,9 @@ def test_a_move_without_a_reason_shows_the_error_and_changes_nothing(
     assert employee.calibrated_level is None and employee.version == 1
     assert not CalibrationAdjustment.objects.exists()
     # Through HTMX, the row comes back with its error (HTMX swaps only a 200).
-    response = client.post(move_url(session, employee), {"to_level": wanted.pk}, **HTMX)
+    response = client.post(
+        move_url(session, employee), {"to_level": wanted.pk, "version": 1}, **HTMX
+    )
     assert response.status_code == 200
     assert "Give the reason; it is kept in the history." in response.content.decode()
     assert not CalibrationAdjustment.objects.exists()
@@ -285,7 +289,7 @@ def test_a_move_to_the_same_rating_or_a_stale_one_is_refused(client, org, sessio
     client.force_login(hr_admin)
     same = client.post(
         move_url(session, employee),
-        {"to_level": level(session.cycle, 3).pk, "reason": "No change"},
+        {"to_level": level(session.cycle, 3).pk, "reason": "No change", "version": 1},
     )
     assert same.status_code == 400
     assert "Emil Employee is already at 3 – Meets expectations." in same.content.decode()
@@ -675,3 +679,15 @@ def test_the_release_page_refuses_other_methods(client, hr_admin, finalised):
     url = reverse("appraisals:release", args=[finalised.pk])
     assert client.put(url).status_code == 405
     assert client.delete(url).status_code == 405
+
+
+def test_a_move_posted_without_a_version_is_refused_as_out_of_date(client, org, session, hr_admin):
+    employee = appraisal_of(session, org.employee)
+    client.force_login(hr_admin)
+    response = client.post(
+        move_url(session, employee), {"to_level": level(session.cycle, 2).pk, "reason": "Late"}
+    )
+    assert response.status_code == 400
+    assert "This page is out of date" in response.content.decode()
+    employee.refresh_from_db()
+    assert employee.calibrated_level is None

@@ -640,3 +640,18 @@ def test_the_appraisal_page_shows_calibration_reasons_to_the_panel_and_hr_only(
     page = client.get(url("appraisal", appraisal.pk))
     assert page.status_code == 200
     assert "A reason only the panel reads" not in page.content.decode()
+
+
+def test_a_review_posted_without_its_version_is_refused_and_nothing_saved(
+    client, employee, in_self_review, cascade, competencies
+):
+    client.force_login(employee)
+    data = self_data(cascade, competencies)
+    del data["version"]
+    response = client.post(url("self_review", in_self_review.pk), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This page is out of date" in html
+    assert "A good year." in html  # what was typed is kept
+    review = self_review(in_self_review)
+    assert review.version == 1 and review.overall_comment == ""
