@@ -19,6 +19,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from perfcycle import access
+from perfcycle.celery import app as celery_app
 from tests.factories import DepartmentFactory, EmployeeFactory, PositionFactory
 
 REQUIRE_SERVICES = os.environ.get("PERFCYCLE_REQUIRE_SERVICES") == "1"
@@ -194,6 +195,42 @@ def celery_worker_thread(settings):
             yield worker
     finally:
         app.conf.task_always_eager = eager
+
+
+@celery_app.task(name="tests.marker")
+def marker(token: str) -> str:
+    """Registered before any worker starts (a worker ignores tasks it does not know)."""
+    return token
+
+
+@pytest.fixture
+def worker_idle(celery_worker_thread):
+    """Wait until the worker has run everything queued so far (instead of sleeping and
+    hoping): a marker task is queued behind it, and the one-thread worker takes tasks in
+    order, so when the marker has run, everything before it has too."""
+    import threading
+
+    from celery.signals import task_postrun
+
+    seen: set[str] = set()
+    arrived = threading.Condition()
+
+    def record(sender=None, args=None, **kwargs):
+        if sender is not None and sender.name == "tests.marker":
+            with arrived:
+                seen.add(args[0])
+                arrived.notify_all()
+
+    task_postrun.connect(record, weak=False)
+
+    def wait(timeout: float = 15) -> None:
+        token = str(len(seen)) + "-" + str(id(seen))
+        marker.delay(token)
+        with arrived:
+            assert arrived.wait_for(lambda: token in seen, timeout), "the worker fell behind"
+
+    yield wait
+    task_postrun.disconnect(record)
 
 
 @pytest.fixture
