@@ -19,7 +19,12 @@ from appraisals.models import (
 from goals import services as goal_services
 from perfcycle.models import Cycle, RatingLevel
 from perfcycle.services import StaleEdit
-from tests.factories import CycleDeadlineFactory, EmployeeFactory, RatingScaleFactory
+from tests.factories import (
+    CycleDeadlineFactory,
+    CycleFactory,
+    EmployeeFactory,
+    RatingScaleFactory,
+)
 
 from .conftest import GUIDELINE, at_phase, launch, self_review
 
@@ -924,3 +929,33 @@ def test_a_launch_the_broker_could_not_take_is_marked_failed_so_hr_can_launch_ag
     assert not Appraisal.objects.exists()
     # Nothing is left "under way": HR may launch again once the broker is back.
     assert not CycleLaunch.objects.filter(status=CycleLaunch.Status.QUEUED).exists()
+
+
+def test_a_launch_is_bulk_work_whatever_the_number_of_people(org, hr_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_launch(name: str) -> int:
+        the_cycle = CycleFactory(name=name)
+        services.cycle_settings_update(
+            actor=hr_admin,
+            cycle=the_cycle,
+            data={"kpi_weight": 100, "competency_weight": 0},
+            expected_version=None,
+        )
+        request = services.cycle_launch_request(actor=hr_admin, cycle=the_cycle)
+        with CaptureQueriesContext(connection) as captured:
+            done = services.cycle_launch_run(launch_id=request.pk)
+        assert done.created == Appraisal.objects.filter(cycle=the_cycle).count()
+        return len(captured.captured_queries)
+
+    few = queries_to_launch("Few")  # the 7 people of the org
+    for _ in range(60):
+        EmployeeFactory(department=org.sales_east, manager=org.manager)
+    many = queries_to_launch("Many")  # 67 people
+    if connection.vendor == "postgresql":
+        assert many == few  # batches of 2,000 rows: one statement per table here
+    else:
+        # SQLite caps a statement at 999 parameters, so a bulk insert splits every few
+        # dozen rows there; still nowhere near a query per person.
+        assert many - few <= (67 - 7) // 5
