@@ -1,14 +1,11 @@
 """The organisation import pages: upload a CSV, see what it did or why it was refused."""
 
-import csv
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import get_language, gettext_lazy
@@ -17,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from perfcycle import access
 from perfcycle import org_import as service
+from perfcycle.csv_export import csv_response
 from perfcycle.models import OrgImport
 from perfcycle.tasks import run_org_import
 
@@ -74,7 +72,7 @@ class OrgImportForm(forms.Form):
 def org_import(request):
     access.require(access.can_import_org(request.user))
     if request.method == "GET" and request.GET.get("download") == "template":
-        return _csv_response("organisation-template.csv", service.CSV_COLUMNS, TEMPLATE_ROWS)
+        return csv_response([service.CSV_COLUMNS, *TEMPLATE_ROWS], "organisation-template.csv")
     if request.method == "POST":
         form = OrgImportForm(request.POST, request.FILES)
     else:
@@ -123,7 +121,7 @@ def org_import_detail(request, pk):
     if request.GET.get("download") == "errors":
         rows = [[e["line"], e["field"], e["message"]] for e in record.errors]
         name = f"import-{record.pk}-errors.csv"
-        return _csv_response(name, [_("line"), _("column"), _("problem")], rows)
+        return csv_response([[_("line"), _("column"), _("problem")], *rows], name)
     page = Paginator(record.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"record": record, "counts": record, "errors": page, "page_obj": page}
     template = "perfcycle/org_import_detail.html"
@@ -171,21 +169,3 @@ _COLUMN_HELP = {
         "Optional column: “yes” makes the person head of their department, “no” heads none."
     ),
 }
-
-
-def _csv_response(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    # A byte-order mark so that Excel reads the file as UTF-8 (Chinese names included).
-    response.write("\ufeff")
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows([[_spreadsheet_safe(value) for value in row] for row in rows])
-    return response
-
-
-def _spreadsheet_safe(value):
-    """Keep a spreadsheet from running a cell that came from an uploaded file as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
