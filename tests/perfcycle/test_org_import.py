@@ -720,7 +720,7 @@ def _measure(size: int) -> tuple[int, int, int]:
 @pytest.mark.django_db
 def test_the_number_of_queries_does_not_grow_with_the_number_of_rows():
     # SQLite allows 999 parameters per statement, so Django splits a bulk insert of more
-    # than ~80 history rows into several; PostgreSQL takes the whole batch of 2,000.
-    small, large = (20, 200) if connection.vendor == "postgresql" else (20, 80)
+    # than ~60 user history rows into several; PostgreSQL takes the whole batch of 2,000.
+    small, large = (20, 200) if connection.vendor == "postgresql" else (20, 60)
 
     assert _measure(small) == _measure(large)
