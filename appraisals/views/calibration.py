@@ -15,7 +15,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from perfcycle import access
 from perfcycle.models import Cycle
+from perfcycle.paging import page_of
 from perfcycle.services import StaleEdit
 
 from .. import calibration_grid as grid
@@ -45,7 +45,7 @@ P = Cycle.Status
 
 
 def _page(request, items, param: str, size: int):
-    return Paginator(items, size).get_page(request.GET.get(param))
+    return page_of(request, items, size=size, param=param)
 
 
 # --- a cycle's sessions ------------------------------------------------------------------

@@ -19,7 +19,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -32,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from goals import selectors as goal_selectors
 from perfcycle import access
 from perfcycle.models import Cycle, RatingLevel
+from perfcycle.paging import page_of
 from perfcycle.selectors import current_cycle
 from perfcycle.services import StaleEdit
 
@@ -471,16 +471,7 @@ def _typed(form: ReviewForm):
 
 
 def _page(request, items, param: str):
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
-
-    def url(number):
-        query = request.GET.copy()
-        query[param] = number
-        return "?" + query.urlencode()
-
-    page.previous_url = url(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = url(page.next_page_number()) if page.has_next() else ""
-    return page
+    return page_of(request, items, size=PAGE_SIZE, param=param)
 
 
 @login_required

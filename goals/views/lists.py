@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from perfcycle import access
 from perfcycle.csv_export import csv_response, number_cell
 from perfcycle.models import Cycle, Department
+from perfcycle.paging import page_of
 
 from .. import selectors
 from ..list_forms import CycleFilterForm, StatusFilterForm, TeamFilterForm
@@ -66,18 +67,7 @@ def _may_add(user, cycle: Cycle | None, *, level: str, owner=None) -> bool:
 
 
 def _page(request, items, param: str = "page"):
-    """A page of ``items`` whose links keep every other parameter, so two lists on one
-    page turn their pages independently."""
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
-
-    def url(number):
-        query = request.GET.copy()
-        query[param] = number
-        return "?" + query.urlencode()
-
-    page.previous_url = url(page.previous_page_number()) if page.has_previous() else ""
-    page.next_url = url(page.next_page_number()) if page.has_next() else ""
-    return page
+    return page_of(request, items, size=PAGE_SIZE, param=param)
 
 
 # --- my goals -----------------------------------------------------------------------------
