@@ -446,6 +446,8 @@ def review_return(*, actor, review: Review, comment: str) -> Review:
     )
     access.require(approver or access.can_administer_appraisal(actor, appraisal))
     states.require_stage(appraisal, states.OPEN_STAGES, _("Returning a review"))
+    # Only while a returned review can still be written again.
+    states.require_phase(appraisal.cycle, states.RETURNED_PHASES, _("Returning a review"))
     locked = Review.objects.select_for_update().get(pk=review.pk)
     if locked.status != Review.Status.SUBMITTED:
         raise ValidationError(_("Only a submitted review can be returned."))

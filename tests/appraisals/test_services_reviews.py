@@ -741,3 +741,17 @@ def test_a_stale_save_of_a_submitted_review_says_it_is_read_only(employee, in_se
         services.review_save(
             actor=employee, review=review, data={"overall_comment": "x"}, expected_version=1
         )
+
+
+@pytest.mark.parametrize("phase", [P.FEEDBACK, P.CLOSED])
+def test_a_review_is_not_returned_once_nobody_could_write_it_again(
+    hr_admin, manager, in_manager_review, cascade, competencies, phase
+):
+    submit_managers(manager, in_manager_review, cascade, competencies)
+    Appraisal.objects.filter(pk=in_manager_review.pk).update(stage=A.READY)
+    at_phase(in_manager_review.cycle, phase)
+    with pytest.raises(ValidationError, match="Returning a review is not possible"):
+        services.review_return(
+            actor=hr_admin, review=manager_review(in_manager_review), comment="Late"
+        )
+    assert manager_review(in_manager_review).status == S.SUBMITTED
