@@ -52,6 +52,8 @@ def appeal_file(*, actor, appraisal: Appraisal, reason: str) -> Appeal:
     reason = _reason(reason)
     locked = _lock_appraisal(appraisal)
     access.require(access.can_acknowledge(actor, locked))
+    if locked.cycle.status == "closed":
+        raise ValidationError(_("The cycle is closed: its results no longer change."))
     deadline = appeal_deadline(locked)
     if deadline is not None and timezone.now() > deadline:
         raise ValidationError(

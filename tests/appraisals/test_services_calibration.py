@@ -518,3 +518,10 @@ def test_hr_or_the_departments_partner_resolves(
     )
 
     assert resolved.resolved_by == partner
+
+
+def test_no_appeal_once_the_cycle_is_closed(employee, released):
+    at_phase(released.cycle, P.CLOSED)
+    with pytest.raises(ValidationError, match="closed"):
+        services.appeal_file(actor=employee, appraisal=released, reason="Too late")
+    assert not Appeal.objects.exists()
