@@ -32,11 +32,16 @@ def home_my_appraisal(user, cycle):
     if me is None or cycle is None:
         return {"appraisal": None}
     appraisal = (
-        Appraisal.objects.filter(cycle=cycle, employee=me).exclude(stage=A.WITHDRAWN).first()
+        access.appraisals_visible_to(user)
+        .filter(cycle=cycle, employee=me)
+        .exclude(stage=A.WITHDRAWN)
+        .first()
     )
-    if appraisal is None:
+    self_review = (
+        None if appraisal is None else appraisal.reviews.filter(kind=Review.Kind.SELF).first()
+    )
+    if self_review is None:
         return {"appraisal": None}
-    self_review = appraisal.reviews.get(kind=Review.Kind.SELF)
     return {
         "appraisal": appraisal,
         "self_review": self_review,
