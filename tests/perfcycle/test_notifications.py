@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -564,3 +565,26 @@ def test_the_header_shows_the_unread_count(client, employee):
     Notification.objects.update(read_at=timezone.now())
     page = client.get(reverse("home")).content.decode()
     assert f'href="{INBOX}">Inbox</a>' in page
+
+
+class CountingBackend(LocmemBackend):
+    """The test mail backend, counting the connections opened."""
+
+    opened = 0
+
+    def open(self):
+        type(self).opened += 1
+        return super().open()
+
+
+def test_a_batch_of_notices_goes_out_over_one_connection(org, appeal, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    CountingBackend.opened = 0
+    more_hr(30)
+    notifications.notify("appeal_opened", appeal)
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    assert len(ids) == 31
+
+    assert notifications.send(ids) == 31
+    assert len(mail.outbox) == 31
+    assert CountingBackend.opened == 1
