@@ -137,6 +137,18 @@ def test_a_batch_runs_once_however_often_its_task_is_delivered(org, manager, app
     assert Notification.objects.filter(event="packets_ready").count() == 1
 
 
+def delivered(batch, *, redelivered: bool):
+    """Run the Celery task as a worker receives it from the broker, with the broker's
+    ``redelivered`` flag (set when the worker it was first given to died)."""
+    from appraisals.tasks import render_packet_batch
+
+    render_packet_batch.push_request(delivery_info={"redelivered": redelivered})
+    try:
+        return render_packet_batch.run(batch.pk)
+    finally:
+        render_packet_batch.pop_request()
+
+
 class WorkerKilled(BaseException):
     """What a worker dying half-way looks like from inside the batch."""
 
@@ -167,9 +179,10 @@ def test_a_worker_killed_midway_offers_no_zip_and_the_redelivery_finishes_it(
     client.force_login(manager)
     download = reverse("appraisals:packet_batch_download", args=[batch.pk])
     assert client.get(download).status_code == 404
-    assert run(batch) is None  # an ordinary duplicate does not take it over
+    assert delivered(batch, redelivered=False) is None  # a duplicate does not take it over
 
-    done = run(batch, resume=True)  # the broker redelivered the task
+    delivered(batch, redelivered=True)  # the broker hands the task to another worker
+    done = PacketBatch.objects.get(pk=batch.pk)
 
     assert done.status == S.DONE and done.rendered == 3
     assert sorted(p.name for p in (media / "packets").iterdir()) == [done.file.name.split("/")[-1]]
