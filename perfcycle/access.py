@@ -524,6 +524,24 @@ def can_set_personal_goals(user) -> bool:
     return r.employee is not None or r.hr_admin
 
 
+def personal_goal_owners_for(user) -> QuerySet[Employee]:
+    """The active people the user may write a personal goal for (the choices that
+    :func:`can_create_goal` allows one at a time): HR everyone; an employee themself, a
+    manager also their team, an HR partner the people of their departments."""
+    r = roles(user)
+    active = Employee.objects.filter(is_active=True)
+    if r.hr_admin:
+        return active
+    condition = Q(pk__in=[])
+    if r.employee is not None:
+        condition |= Q(pk=r.employee.pk)
+        if r.is_manager:
+            condition |= Q(pk__in=team_members(user).values("pk"))
+    if r.is_partner:
+        condition |= Q(department__in=partnered_departments(user).values("pk"))
+    return active.filter(condition)
+
+
 def can_create_goal(user, *, level: str, owner=None) -> bool:
     """Create a goal at ``level`` for ``owner`` (a department, position or employee; none
     for a company objective). An employee's own goal is created as a proposal."""

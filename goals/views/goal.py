@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from perfcycle import access
 from perfcycle.hierarchy import ancestor_ids
-from perfcycle.models import Cycle, Employee, Position
+from perfcycle.models import Cycle, Position
 from perfcycle.services import StaleEdit
 
 from .. import display, selectors, services, states
@@ -349,15 +348,19 @@ def goal_create(request):
     if level not in L.values:
         return render(request, "goals/goal_level.html", _level_choices(user, cycle, parent))
     owner = _owner_from_query(user, level, request.GET.get("owner"))
-    team = access.team_members(user)
     me = access.roles(user).employee
-    if owner is None and level == L.PERSONAL and me is not None and not team.exists():
-        owner = me
+    if (
+        owner is None
+        and level == L.PERSONAL
+        and me is not None
+        and not access.personal_goal_owners_for(user).exclude(pk=me.pk).exists()
+    ):
+        owner = me  # nobody else to choose
     choices = None
     if owner is not None or level == L.COMPANY:
         access.require(access.can_create_goal(user, level=level, owner=owner))
     else:
-        choices = _owner_choices(user, level, team=team, me=me)
+        choices = _owner_choices(user, level)
         access.require(choices.exists())
     initial = {"parent": parent.pk if parent else None}
     if owner is None and level == L.PERSONAL and me is not None:
@@ -470,7 +473,7 @@ def _owner_from_query(user, level: str, value):
     return access.get_visible_or_404(scope, pk=pk)
 
 
-def _owner_choices(user, level: str, *, team, me):
+def _owner_choices(user, level: str):
     """Whom the user may pick as owner when the page did not fix one."""
     settable = access.departments_goal_settable_by(user)
     if level == L.DEPARTMENT:
@@ -481,9 +484,8 @@ def _owner_choices(user, level: str, *, team, me):
             .select_related("department")
             .order_by("title", "department__name", "pk")
         )
-    mine = Q(pk=me.pk) if me is not None else Q(pk__in=[])
     return (
-        Employee.objects.filter(mine | Q(pk__in=team.values("pk")), is_active=True)
+        access.personal_goal_owners_for(user)
         .select_related("user", "department")
         .order_by("user__full_name", "pk")
     )

@@ -389,3 +389,21 @@ def test_only_earlier_goals_of_the_same_owner_can_be_continued(
     url = create_url(level="department", owner=org.engineering.pk, cycle=next_cycle.pk)
     html = client.get(url).content.decode()
     assert 'name="previous"' not in html  # nothing of Engineering's to continue
+
+
+def test_hr_picks_anyone_as_the_owner_of_a_personal_goal(client, org, cascade, hr_admin):
+    client.force_login(hr_admin)
+    response = client.get(create_url(level="personal", cycle=cascade.bookings.cycle_id))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for person in (org.employee, org.peer, org.outsider):
+        assert f'<option value="{person.pk}"' in html
+
+
+def test_a_manager_picks_their_team_and_themself_only(client, org, cascade, manager):
+    client.force_login(manager)
+    html = client.get(create_url(level="personal", cycle=cascade.bookings.cycle_id)).content
+    html = html.decode()
+    for person in (org.manager, org.employee, org.peer):
+        assert f'<option value="{person.pk}"' in html
+    assert f'<option value="{org.outsider.pk}"' not in html
