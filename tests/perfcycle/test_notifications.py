@@ -405,6 +405,7 @@ def test_returning_a_review_tells_its_author_each_time(
     employee,
     appraisal,  # noqa: F811
 ):
+    at_phase(appraisal.cycle, P.MANAGER_REVIEW)  # where a returned review can be rewritten
     own, managers = self_review(appraisal), manager_review(appraisal)
     Review.objects.filter(pk__in=[own.pk, managers.pk]).update(status=Review.Status.SUBMITTED)
 
