@@ -11,7 +11,7 @@ import copy
 from django.urls import reverse
 
 from perfcycle import access
-from perfcycle.models import Cycle, User
+from perfcycle.models import Cycle
 from perfcycle.notifications import Event, refetch, register
 
 from . import reminders
@@ -59,14 +59,13 @@ def _appeals(appeals):
     return list(refetch(related, appeals))
 
 
-def _hr_admins(appeals):
-    hr = list(User.objects.filter(groups__name=access.HR_ADMIN_GROUP, is_active=True).distinct())
-    # An HR administrator appealing their own result is not asked to resolve it.
+def _administrators(appeals):
+    """Who resolves an appeal: HR administrators and the HR partners of the appraisal's
+    department (the access policy's administrators), never the appellant."""
     return [
         (appeal, user)
         for appeal in _appeals(appeals)
-        for user in hr
-        if user.pk != appeal.appraisal.employee.user_id
+        for user in access.administrators_of_appraisal(appeal.appraisal)
     ]
 
 
@@ -92,7 +91,7 @@ REVIEW_RETURNED = register(
 APPEAL_OPENED = register(
     Event(
         "appeal_opened",
-        recipients=_hr_admins,
+        recipients=_administrators,
         url=lambda appeal, user: reverse("appraisals:appeal_resolve", args=[appeal.pk]),
     )
 )
@@ -183,5 +182,24 @@ PACKETS_READY = register(
         "packets_ready",
         recipients=_requester,
         url=lambda batch, user: reverse("appraisals:packets", args=[batch.cycle_id]),
+    )
+)
+
+
+# --- HR's daily summary ---------------------------------------------------------------
+# Each running cycle, every morning, to the HR administrators who take digests; the
+# numbers (``reports.cycle_summary``) come in the notice's context, the same for each.
+
+
+def _hr_with_digests(cycles):
+    hr = list(access.hr_administrators().filter(digests=True))
+    return [(cycle, user) for cycle in cycles for user in hr]
+
+
+CYCLE_SUMMARY = register(
+    Event(
+        "cycle_summary",
+        recipients=_hr_with_digests,
+        url=lambda cycle, user: reverse("appraisals:dashboard", args=[cycle.pk]),
     )
 )

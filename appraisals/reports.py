@@ -44,7 +44,7 @@ from django.utils.translation import gettext_lazy as _
 from goals.models import Goal
 from perfcycle.models import Cycle, CycleDeadline, Department, RatingLevel, RatingScale
 
-from .models import Appraisal, CycleSettings, Review
+from .models import Appeal, Appraisal, CalibrationSession, CycleSettings, Review
 from .states import PHASES
 
 A = Appraisal.Stage
@@ -358,6 +358,54 @@ def overdue(
             found.count = found.rows[0].total if found.rows else 0
         lists[kind] = found
     return lists
+
+
+# --- HR's daily summary --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    """Where a running cycle stands today, for HR's daily summary e-mail."""
+
+    phase: str
+    due_on: datetime.date | None
+    days_left: int | None
+    completion: Completion
+    overdue_self: int
+    overdue_manager: int
+    goals_awaiting_approval: int
+    open_appeals: int
+    open_sessions: int
+
+
+def cycle_summary(cycle: Cycle, *, today: datetime.date) -> CycleSummary:
+    """The whole cycle in numbers: its phase and deadline, how far the appraisals have
+    come, what is overdue, and what waits on someone (goals to approve, appeals,
+    calibration sessions). Eight queries, whatever the size of the cycle."""
+    everywhere = Department.objects.all()
+    due_on = (
+        CycleDeadline.objects.filter(cycle=cycle, phase=cycle.status)
+        .values_list("due_on", flat=True)
+        .first()
+    )
+    late = overdue(cycle, everywhere, today=today, limit=1)
+    return CycleSummary(
+        phase=str(P(cycle.status).label),
+        due_on=due_on,
+        days_left=(due_on - today).days if due_on is not None else None,
+        completion=cycle_completion(cycle, everywhere),
+        overdue_self=late[K.SELF].count,
+        overdue_manager=late[K.MANAGER].count,
+        goals_awaiting_approval=Goal.objects.filter(
+            cycle=cycle, status=Goal.Status.PROPOSED
+        ).count(),
+        open_appeals=Appeal.objects.filter(
+            appraisal__cycle=cycle, status=Appeal.Status.OPEN
+        ).count(),
+        open_sessions=CalibrationSession.objects.filter(
+            cycle=cycle, status=CalibrationSession.Status.OPEN
+        ).count(),
+    )
 
 
 # --- department results --------------------------------------------------------------

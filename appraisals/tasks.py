@@ -9,7 +9,8 @@ from django.utils import timezone
 from perfcycle.models import Cycle
 from perfcycle.notifications import notify
 
-from .reminders import REMINDER_PHASES, reminders_due
+from .reminders import reminders_due
+from .reports import cycle_summary
 from .services import cycle_launch_run, packet_batch_run
 
 
@@ -50,12 +51,14 @@ def render_packet_batch(self, batch_id: int) -> int | None:
     max_retries=5,
 )
 def send_reminders(day: str | None = None) -> int:
-    """Daily (beat): the deadline reminders and overdue digests of every running cycle,
-    for ``day`` (ISO date; by default today in the company's time zone). Safe to run
-    twice: each notice is keyed by its day (or phase), and written only once."""
+    """Daily (beat): the deadline reminders and overdue digests of every cycle in a
+    review phase, and HR's summary of every running cycle, for ``day`` (ISO date; by
+    default today in the company's time zone). Safe to run twice: each notice is keyed
+    by its day (or phase), and written only once."""
     today = datetime.date.fromisoformat(day) if day else timezone.localdate()
     written = 0
-    for cycle in Cycle.objects.filter(status__in=REMINDER_PHASES).order_by("pk"):
+    running = Cycle.objects.exclude(status__in=[Cycle.Status.DRAFT, Cycle.Status.CLOSED])
+    for cycle in running.order_by("pk"):
         # One transaction per cycle: its e-mails are queued when it commits.
         with transaction.atomic():
             for reminder in reminders_due(cycle, today):
@@ -65,4 +68,10 @@ def send_reminders(day: str | None = None) -> int:
                     day=reminder.day,
                     extra_context=reminder.context,
                 )
+            written += notify(
+                "cycle_summary",
+                cycle,
+                day=today,
+                extra_context={"summary": cycle_summary(cycle, today=today)},
+            )
     return written

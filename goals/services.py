@@ -29,6 +29,7 @@ from simple_history.utils import bulk_create_with_history
 from perfcycle import access
 from perfcycle.hierarchy import ancestor_ids
 from perfcycle.models import Cycle, Department, Employee, Position
+from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, stamp
 
 from . import kpi, states
@@ -364,6 +365,8 @@ def goal_create(
     goal.save()
     if level == L.POSITION and copy_to_holders:
         _copy_to_holders(goal, actor=actor)
+    if goal.status == S.PROPOSED:
+        notify("goal_awaits_approval", goal)
     return goal
 
 
@@ -450,7 +453,11 @@ def goal_submit(*, actor, goal: Goal, expected_version: int | None = None) -> Go
     access.require(access.can_change_goal(actor, goal))
     # A draft locked when goal setting closed goes back only after HR reopens it.
     _check_editable(Goal.objects.select_related("cycle").get(pk=goal.pk))
-    return _transition(actor=actor, goal=goal, action="submit", expected_version=expected_version)
+    submitted = _transition(
+        actor=actor, goal=goal, action="submit", expected_version=expected_version
+    )
+    notify("goal_awaits_approval", submitted)
+    return submitted
 
 
 @transaction.atomic
@@ -458,9 +465,13 @@ def goal_approve(
     *, actor, goal: Goal, comment: str = "", expected_version: int | None = None
 ) -> Goal:
     access.require(access.can_decide_goal(actor, goal))
-    return _transition(
+    proposed = Goal.objects.filter(pk=goal.pk, status=S.PROPOSED).exists()
+    decided = _transition(
         actor=actor, goal=goal, action="approve", comment=comment, expected_version=expected_version
     )
+    if proposed:  # a manager approving the goal they wrote for a report tells nobody
+        notify("goal_decided", decided)
+    return decided
 
 
 @transaction.atomic
@@ -468,18 +479,22 @@ def goal_return(*, actor, goal: Goal, comment: str, expected_version: int | None
     """Send a proposal back to its owner as a draft, with what to change."""
     access.require(access.can_decide_goal(actor, goal))
     comment = _require_comment(comment)
-    return _transition(
+    decided = _transition(
         actor=actor, goal=goal, action="return", comment=comment, expected_version=expected_version
     )
+    notify("goal_decided", decided)
+    return decided
 
 
 @transaction.atomic
 def goal_reject(*, actor, goal: Goal, comment: str, expected_version: int | None = None) -> Goal:
     access.require(access.can_decide_goal(actor, goal))
     comment = _require_comment(comment)
-    return _transition(
+    decided = _transition(
         actor=actor, goal=goal, action="reject", comment=comment, expected_version=expected_version
     )
+    notify("goal_decided", decided)
+    return decided
 
 
 @transaction.atomic

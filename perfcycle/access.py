@@ -789,6 +789,42 @@ def can_administer_appraisal(user, appraisal) -> bool:
     return appraisals_administrable_by(user).filter(pk=appraisal.pk).exists()
 
 
+def hr_administrators() -> QuerySet:
+    """The active HR administrators: members of the HR group and superusers."""
+    from .models import User
+
+    return User.objects.filter(
+        Q(is_superuser=True) | Q(groups__name=HR_ADMIN_GROUP), is_active=True
+    ).distinct()
+
+
+def partners_of(department_ids) -> QuerySet:
+    """The active HR partners covering any of ``department_ids`` (a grant on one of them
+    or on a department above it, to the user or to their group)."""
+    from .models import User
+
+    chain = set(department_ids)
+    for department_id in department_ids:
+        chain.update(ancestor_ids(Department, "parent", department_id))
+    granted = Q(
+        departmentuserobjectpermission__content_object__in=chain,
+        departmentuserobjectpermission__permission__codename=PARTNER_PERMISSION,
+    ) | Q(
+        groups__departmentgroupobjectpermission__content_object__in=chain,
+        groups__departmentgroupobjectpermission__permission__codename=PARTNER_PERMISSION,
+    )
+    return User.objects.filter(granted, is_active=True).distinct()
+
+
+def administrators_of_appraisal(appraisal) -> QuerySet:
+    """Who administers ``appraisal`` (:func:`appraisals_administrable_by` from the other
+    side): every HR administrator and the HR partners of its department, never its own
+    employee. They are the ones told of its appeals."""
+    departments = {appraisal.department_id, appraisal.employee.department_id} - {None}
+    administrators = hr_administrators() | partners_of(departments)
+    return administrators.exclude(employee=appraisal.employee_id).distinct()
+
+
 def can_assign_reviewer(user, appraisal, reviewer: Employee) -> bool:
     """Whom the user may make an appraisal's reviewer (who then reads it in full): an HR
     administrator anyone; an HR partner someone in their departments or above the

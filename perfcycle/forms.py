@@ -74,8 +74,8 @@ class DigestsForm(forms.Form):
         label=_("Send me daily digests"),
         required=False,
         help_text=_(
-            "A daily e-mail listing your reports' overdue reviews. Deadline reminders "
-            "for your own work are always sent."
+            "Daily e-mails: your reports' overdue reviews and, for HR, where each "
+            "running cycle stands. Deadline reminders for your own work are always sent."
         ),
     )
 

@@ -425,6 +425,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    # Why the e-mail was never delivered (an address the mail server refuses); the notice
+    # stays in the inbox and leaves the outbox.
+    email_error = models.CharField(_("e-mail error"), max_length=300, blank=True)
     batch = models.CharField(max_length=32, blank=True, editable=False)
     claim = models.CharField(max_length=32, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)

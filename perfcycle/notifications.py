@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -244,17 +245,28 @@ def send(ids: Sequence[int]) -> int:
         Notification.objects.filter(pk__in=list(ids), claim=claim).select_related("recipient")
     )
     done: list[int] = []
+    refused: dict[int, str] = {}
     sent = 0
     try:
         with get_connection() as connection:
             for row in rows:
                 # Someone who has left is not written to; their notice counts as done.
                 if row.recipient.is_active and row.recipient.email:
-                    sent += connection.send_messages([_message(row, connection)])
+                    try:
+                        sent += connection.send_messages([_message(row, connection)])
+                    except (smtplib.SMTPRecipientsRefused, ValueError) as exc:
+                        # This address will never take it (refused, or not an address):
+                        # the notice leaves the outbox with the reason, the rest go on.
+                        refused[row.pk] = str(exc)[:300]
+                        logger.warning(
+                            "Notice %s not e-mailed to %s: %s", row.pk, row.recipient.email, exc
+                        )
                 done.append(row.pk)
     finally:
         if done:
             Notification.objects.filter(pk__in=done).update(emailed_at=timezone.now(), claim="")
+        for pk, error in refused.items():
+            Notification.objects.filter(pk=pk).update(email_error=error)
         if len(done) < len(rows):
             # Let the retry (or the outbox drain) have the rest.
             Notification.objects.filter(pk__in=list(ids), claim=claim, emailed_at=None).update(

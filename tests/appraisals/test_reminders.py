@@ -10,18 +10,22 @@ import datetime
 
 import pytest
 from celery.schedules import crontab
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from appraisals import services
-from appraisals.models import Appraisal
+from appraisals.models import Appraisal, Review
 from appraisals.reminders import reminders_due
+from appraisals.reports import cycle_summary
 from appraisals.tasks import send_reminders
+from goals.models import Goal
+from perfcycle import access
 from perfcycle.models import Cycle, CycleDeadline, Notification
 from tests.appraisals.conftest import appraisal_cycle, at_phase, competencies  # noqa: F401
-from tests.factories import CycleFactory, EmployeeFactory
+from tests.factories import CycleFactory, EmployeeFactory, UserFactory
 from tests.goals.conftest import cascade, cycle  # noqa: F401
 
 P = Cycle.Status
@@ -58,8 +62,12 @@ def appraise(the_cycle, person, stage=A.SELF_REVIEW):
 
 
 def run(day):
-    """The beat task, run here (inline); returns how many notices it wrote."""
-    return send_reminders(day.isoformat())
+    """The beat task, run here (inline); returns how many reminders it wrote (HR's daily
+    summary, which it writes too, is tested on its own below)."""
+    reminders = Notification.objects.exclude(event="cycle_summary")
+    before = reminders.count()
+    send_reminders(day.isoformat())
+    return reminders.count() - before
 
 
 def told(event, day=None):
@@ -95,7 +103,8 @@ def test_a_second_run_the_same_day_sends_nothing(reviews):
     assert run(day) == 2
 
     assert run(day) == 0
-    assert Notification.objects.count() == 2
+    assert told("deadline_near") == [EMIL, "outsider@example.com"]
+    assert told("cycle_summary") == ["hr@example.com"]
 
 
 def test_in_manager_review_it_reminds_reviewers_of_the_reviews_they_have_not_submitted(
@@ -220,6 +229,79 @@ def test_advancing_into_calibration_tells_nobody(org, hr_admin, reviews):
     assert not Notification.objects.exists()
 
 
+# --- HR's daily summary ----------------------------------------------------------------
+
+
+def test_hr_gets_a_daily_summary_of_each_running_cycle(org, hr_admin, reviews):
+    """FY2026 a day after the self-review deadline: Emil's and Olga's self-reviews are
+    overdue, Petra's is in. A goal waits for approval."""
+    Goal.objects.create(
+        cycle=reviews,
+        level=Goal.Level.PERSONAL,
+        employee=org.employee,
+        title="Win two logos",
+        weight=20,
+        kind=Goal.Kind.MILESTONE,
+        status=Goal.Status.PROPOSED,
+    )
+    petra = Appraisal.objects.get(cycle=reviews, employee=org.peer)
+    Review.objects.create(appraisal=petra, kind=Review.Kind.SELF, status=Review.Status.SUBMITTED)
+    CycleFactory(name="FY2027 plan", status=P.DRAFT)  # a draft: no summary
+    CycleFactory(name="FY2024", status=P.CLOSED)  # closed: none either
+
+    run(SELF_DUE + DAY)
+
+    notice = Notification.objects.get(event="cycle_summary")
+    assert notice.recipient == hr_admin
+    assert notice.title == "FY2026 today: Self-review"
+    assert notice.url == reverse("appraisals:dashboard", args=[reviews.pk])
+    body = notice.body
+    assert "The FY2026 cycle is in Self-review. The phase was due on March 10, 2026." in body
+    assert "3 appraisals:" in body
+    assert "- Self-reviews submitted: 1 (33.3%)" in body
+    assert "- Overdue self-reviews: 2" in body
+    assert "- Overdue manager reviews: 0" in body
+    assert "- Goals awaiting approval: 1" in body
+    assert "- Open appeals: 0" in body
+
+
+def test_the_summary_says_how_long_is_left_before_the_deadline(reviews):
+    run(SELF_DUE - 2 * DAY)
+    run(SELF_DUE)
+
+    bodies = Notification.objects.filter(event="cycle_summary").values_list("body", flat=True)
+    assert any("The phase is due on March 10, 2026, in 2 days." in body for body in bodies)
+    assert any("The phase is due today, March 10, 2026." in body for body in bodies)
+
+
+def test_the_summary_goes_once_a_day_to_hr_who_take_digests(org, hr_admin, reviews):
+    root = UserFactory(is_superuser=True)
+    quiet = UserFactory(digests=False)
+    quiet.groups.add(Group.objects.get(name=access.HR_ADMIN_GROUP))
+
+    run(SELF_DUE - 2 * DAY)
+    run(SELF_DUE - 2 * DAY)
+    run(SELF_DUE - DAY)
+
+    assert told("cycle_summary", SELF_DUE - 2 * DAY) == sorted([hr_admin.email, root.email])
+    assert told("cycle_summary", SELF_DUE - DAY) == sorted([hr_admin.email, root.email])
+    assert not Notification.objects.filter(recipient=quiet).exists()
+    assert not Notification.objects.filter(event="cycle_summary", recipient=org.manager.user)
+
+
+def test_the_summary_reads_the_same_number_of_queries_for_3_or_30_appraisals(org, reviews):
+    def queries_for_summary():
+        with CaptureQueriesContext(connection) as queries:
+            cycle_summary(reviews, today=SELF_DUE + DAY)
+        return len(queries)
+
+    few = queries_for_summary()
+    for _ in range(27):
+        appraise(reviews, EmployeeFactory(department=org.sales_east, manager=org.manager))
+
+    assert queries_for_summary() == few
+
+
 # --- the task -----------------------------------------------------------------------------
 
 
@@ -253,15 +335,19 @@ def test_a_real_worker_sends_exactly_the_expected_reminders_once(org, reviews, w
     send_reminders.delay(day)
     worker_idle()  # the reminders ran, and so did the e-mail task they queued
     worker_idle()
-    assert sorted(m.to[0] for m in mail.outbox) == ["employee@example.com", "outsider@example.com"]
-    assert {m.subject for m in mail.outbox} == {"Your FY2026 self-review is due in 3 days"}
+    sent = sorted((m.to[0], m.subject) for m in mail.outbox)
+    assert sent == [
+        ("employee@example.com", "Your FY2026 self-review is due in 3 days"),
+        ("hr@example.com", "FY2026 today: Self-review"),
+        ("outsider@example.com", "Your FY2026 self-review is due in 3 days"),
+    ]
     assert not Notification.objects.filter(emailed_at=None).exists()
 
     send_reminders.delay(day)
     worker_idle()
     worker_idle()  # anything the second run queued has run too
-    assert len(mail.outbox) == 2
-    assert Notification.objects.count() == 2
+    assert len(mail.outbox) == 3
+    assert Notification.objects.count() == 3
 
 
 # --- the profile setting --------------------------------------------------------------

@@ -6,9 +6,11 @@ The org of ``tests/conftest.py``: Emil Employee (reviewer Mona Manager), Hana HR
 
 import datetime
 import smtplib
+import socket
 from unittest import mock
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
@@ -16,6 +18,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from guardian.shortcuts import assign_perm
 from kombu.exceptions import OperationalError as BrokerDown
 
 from appraisals import services
@@ -144,8 +147,9 @@ def test_it_writes_for_many_recipients_in_the_same_few_queries(
 ):
     more_hr(recipients - 1)  # and Hana
 
-    # The HR admins, the appeal, the keys already written, the insert, the read-back.
-    with django_assert_num_queries(5):
+    # The appeal, the chain above its department, its administrators (HR and partners),
+    # the keys already written, the insert, the read-back.
+    with django_assert_num_queries(6):
         written = notifications.notify("appeal_opened", appeal)
 
     assert written == recipients
@@ -307,6 +311,63 @@ def test_a_send_that_fails_halfway_is_retried_for_the_rest_only(org, appeal, hr_
     )
 
 
+class RefusingHandler:
+    """A real SMTP server's handler: refuses the addresses in ``refused`` as a mail
+    server does for a mailbox that does not exist, delivers the rest."""
+
+    def __init__(self, refused):
+        self.refused = set(refused)
+        self.delivered = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.delivered.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), with Django's SMTP backend sending to
+    it; it refuses bounce@example.com."""
+    handler = RefusingHandler({"bounce@example.com"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield handler
+    controller.stop()
+
+
+def test_an_address_the_mail_server_refuses_does_not_hold_up_the_others(
+    org, appeal, hr_admin, smtp_server
+):
+    bounce, fine = more_hr(2)
+    User.objects.filter(pk=bounce.pk).update(email="bounce@example.com")
+    notifications.notify("appeal_opened", appeal)
+    ids = list(Notification.objects.values_list("pk", flat=True))
+
+    assert notifications.send(ids) == 2
+
+    assert sorted(smtp_server.delivered) == sorted([hr_admin.email, fine.email])
+    refused = Notification.objects.get(recipient=bounce)
+    assert refused.emailed_at is not None  # out of the outbox: never tried again
+    assert "No such user" in refused.email_error
+    assert not Notification.objects.filter(emailed_at=None).exists()
+    age()
+    assert notifications.drain_outbox() == 0
+    assert Notification.objects.exclude(email_error="").count() == 1
+
+
 def test_a_row_another_sender_holds_is_left_to_it_unless_its_claim_is_stale(org, appeal, hr_admin):
     notifications.notify("appeal_opened", appeal)
     row = Notification.objects.get()
@@ -437,6 +498,46 @@ def test_an_appeal_tells_hr_and_its_outcome_tells_the_employee(hr_admin, employe
     assert told.title == "Your appeal about your FY2025 result was resolved"
     assert told.body.startswith("HR dismissed your appeal: your rating stands.")
     assert told.url == reverse("appraisals:appraisal", args=[released.pk])
+
+
+def test_an_appeal_tells_the_partners_of_its_department_and_superusers_too(
+    org, hr_admin, employee, released
+):
+    """Everyone who may resolve it (the access policy's administrators), and nobody else:
+    a partner of Sales (granted on the parent of Emil's department) and one through a
+    group, a superuser; not a partner of Engineering."""
+    sales_partner, group_partner, engineering_partner = UserFactory(), UserFactory(), UserFactory()
+    assign_perm(access.PARTNER_PERMISSION, sales_partner, org.sales)
+    group = Group.objects.create(name="Sales partners")
+    group.user_set.add(group_partner)
+    assign_perm(access.PARTNER_PERMISSION, group, org.sales)
+    assign_perm(access.PARTNER_PERMISSION, engineering_partner, org.engineering)
+    root = UserFactory(is_superuser=True)
+
+    services.appeal_file(actor=employee, appraisal=released, reason="Q4 missing")
+
+    told = set(
+        Notification.objects.filter(event="appeal_opened").values_list("recipient", flat=True)
+    )
+    assert told == {hr_admin.pk, sales_partner.pk, group_partner.pk, root.pk}
+
+
+def test_an_hr_administrators_own_appeal_goes_to_the_others(org, hr_admin, released):
+    """Hana appeals her own result: the other HR administrators resolve it, not she."""
+    other_hr = more_hr(1)[0]
+    own = Appraisal.objects.create(
+        cycle=released.cycle,
+        employee=org.hr,
+        department=org.people,
+        reviewer=org.ceo,
+        stage=A.FINAL,
+        final_level=released.final_level,
+        released_at=released.released_at,
+    )
+
+    notifications.notify("appeal_opened", Appeal.objects.create(appraisal=own, reason="Mine"))
+
+    assert events_of(other_hr) == ["appeal_opened"] and events_of(hr_admin) == []
 
 
 # --- the inbox ------------------------------------------------------------------------
