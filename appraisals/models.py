@@ -217,6 +217,8 @@ class PacketBatch(models.Model):
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        # Done, and its ZIP deleted after PACKET_RETENTION_DAYS.
+        EXPIRED = "expired", _("Expired")
 
     cycle = models.ForeignKey(
         Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="packet_batches"
@@ -261,7 +263,7 @@ class PacketBatch(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.EXPIRED)
 
 
 class CalibrationSession(models.Model):

@@ -11,7 +11,7 @@ from perfcycle.notifications import notify
 
 from .reminders import reminders_due
 from .reports import cycle_summary
-from .services import cycle_launch_run, packet_batch_run
+from .services import cycle_launch_run, packet_batch_run, packet_batches_expire
 
 
 @shared_task(bind=True, name="appraisals.launch_cycle")
@@ -42,6 +42,12 @@ def render_packet_batch(self, batch_id: int) -> int | None:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     batch = packet_batch_run(batch_id=batch_id, resume=redelivered)
     return None if batch is None else batch.rendered
+
+
+@shared_task
+def expire_packet_batches() -> int:
+    """Nightly (beat): delete packet ZIPs past their retention (safe to run twice)."""
+    return packet_batches_expire()
 
 
 @shared_task(

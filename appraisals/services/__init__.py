@@ -27,7 +27,12 @@ from .cycles import (
     cycle_settings_update,
     settings_for,
 )
-from .packets import packet_batch_request, packet_batch_run, packet_scope
+from .packets import (
+    packet_batch_request,
+    packet_batch_run,
+    packet_batches_expire,
+    packet_scope,
+)
 from .results import appeal_file, appeal_resolve, appraisal_acknowledge
 from .reviews import appraisal_rescore, review_approve, review_return, review_save
 
@@ -51,6 +56,7 @@ __all__ = [
     "cycle_settings_update",
     "packet_batch_request",
     "packet_batch_run",
+    "packet_batches_expire",
     "packet_scope",
     "results_release",
     "review_approve",

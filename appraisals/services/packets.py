@@ -18,6 +18,7 @@ reason, and the rest of the batch goes on.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -48,6 +50,8 @@ S = PacketBatch.Status
 PROGRESS_EVERY = 10
 DIRECTORY = "packets"
 ERROR_LENGTH = 500
+# A working file this old belongs to no running batch (tasks are killed after 20 minutes).
+PART_MAX_AGE = datetime.timedelta(days=1)
 
 
 def packet_scope(*, viewer, cycle: Cycle, department: Department | None) -> QuerySet:
@@ -211,3 +215,27 @@ def _remove_parts(batch_id: int) -> None:
     directory = Path(default_storage.path(DIRECTORY))
     for leftover in directory.glob(f".batch-{batch_id}-*.part"):
         leftover.unlink(missing_ok=True)
+
+
+def packet_batches_expire(*, now: datetime.datetime | None = None) -> int:
+    """Delete the ZIPs of batches finished more than ``PACKET_RETENTION_DAYS`` ago (the
+    batch stays, as ``expired``, so the page still says who asked for what and when), and
+    the working files of batches whose worker died and never came back. Returns how many
+    ZIPs were deleted. Run daily by beat; safe to run twice."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.PACKET_RETENTION_DAYS)
+    expired = 0
+    old = PacketBatch.objects.filter(status=S.DONE, finished_at__lt=cutoff)
+    for batch in old.only("pk", "file").order_by("pk"):
+        # Claimed first: a download that began has its file open, and finishes.
+        if PacketBatch.objects.filter(pk=batch.pk, status=S.DONE).update(status=S.EXPIRED, file=""):
+            if batch.file:
+                default_storage.delete(batch.file.name)
+            expired += 1
+    directory = Path(default_storage.path(DIRECTORY))
+    if directory.exists():
+        stale = (now - PART_MAX_AGE).timestamp()
+        for part in directory.glob(".batch-*.part"):
+            if part.stat().st_mtime < stale:
+                part.unlink(missing_ok=True)
+    return expired

@@ -10,6 +10,7 @@ under MEDIA_ROOT, which is never served: the download view is the only way to th
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -36,6 +37,7 @@ BADGES = {
     S.RUNNING: "badge-warning",
     S.DONE: "badge-success",
     S.FAILED: "badge-danger",
+    S.EXPIRED: "badge-neutral",
 }
 
 
@@ -51,6 +53,7 @@ def _page_url(cycle_id: int) -> str:
 def _decorate(batch: PacketBatch) -> PacketBatch:
     batch.badge = BADGES.get(batch.status, "badge-neutral")
     batch.failed_shown = batch.failed[:FAILED_SHOWN]
+    batch.retention_days = settings.PACKET_RETENTION_DAYS
     return batch
 
 

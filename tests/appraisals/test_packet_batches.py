@@ -4,7 +4,9 @@ resumed after a worker died without ever offering a half-written ZIP, who may as
 download, the packets page with its polled progress, and a real worker on the "pdf"
 queue."""
 
+import datetime
 import io
+import os
 import time
 import zipfile
 
@@ -14,10 +16,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from appraisals import packet, services
 from appraisals.models import Appraisal, PacketBatch
+from appraisals.tasks import expire_packet_batches
+from perfcycle import settings as settings_module
 from perfcycle.celery import app
 from perfcycle.models import Notification
 
@@ -355,6 +360,52 @@ def test_the_download_is_the_zip_for_its_requester_and_hr_only(
     assert client.post(download).status_code == 405
     # The media directory is not served.
     assert client.get("/media/" + batch.file.name).status_code == 404
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def test_zips_past_their_retention_are_deleted_and_the_batch_says_so(
+    client, org, manager, appraisal_cycle, media, settings
+):
+    settings.PACKET_RETENTION_DAYS = 7
+    old, recent = (
+        run(services.packet_batch_request(actor=manager, cycle=appraisal_cycle, department=d))
+        for d in (org.sales, org.sales_east)
+    )
+    now = timezone.now()
+    PacketBatch.objects.filter(pk=old.pk).update(finished_at=now - datetime.timedelta(days=8))
+    PacketBatch.objects.filter(pk=recent.pk).update(finished_at=now - datetime.timedelta(days=6))
+    # A working file a worker left a day and more ago, and one still being written.
+    stale_part = media / "packets" / ".batch-999-abc.part"
+    stale_part.write_bytes(b"half a zip")
+    two_days_ago = (now - datetime.timedelta(days=2)).timestamp()
+    os.utime(stale_part, (two_days_ago, two_days_ago))
+    live_part = media / "packets" / ".batch-998-def.part"
+    live_part.write_bytes(b"being written")
+
+    assert expire_packet_batches() == 1
+    assert expire_packet_batches() == 0  # safe to run twice
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.status, old.file.name) == (S.EXPIRED, "")
+    assert recent.status == S.DONE and recent.file
+    remaining = sorted(p.name for p in (media / "packets").iterdir())
+    assert remaining == sorted([recent.file.name.split("/")[-1], live_part.name])
+    client.force_login(manager)
+    download = reverse("appraisals:packet_batch_download", args=[old.pk])
+    assert client.get(download).status_code == 404
+    page = client.get(reverse("appraisals:packets", args=[appraisal_cycle.pk])).content.decode()
+    assert "Expired" in page
+    assert "The ZIP file was deleted after 7 days, as packets hold personal data." in page
+
+
+def test_beat_expires_packet_zips_each_night():
+    entry = settings_module.CELERY_BEAT_SCHEDULE["expire-packet-batches"]
+    assert entry["task"] == expire_packet_batches.name
+    assert entry["task"] in app.tasks
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({3}, {0})
 
 
 def test_the_page_queries_do_not_grow_with_the_batches(
