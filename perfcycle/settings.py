@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -154,6 +155,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
+# How long a batch of PDF review packets stays downloadable (they hold personal data).
+PACKET_RETENTION_DAYS = env.int("PACKET_RETENTION_DAYS", default=7)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -189,10 +192,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 # No task runs longer than this; Redis redelivers an unacknowledged task only after the
 # visibility timeout, which must stay above it (the broker and the result backend read
-# the same value).
+# the same value). It is lowered only to see a redelivery happen within seconds (the
+# killed-worker test); with DEBUG off a value at or below the time limit is refused.
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
-CELERY_VISIBILITY_TIMEOUT = 60 * 60
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)
+if not DEBUG and CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT} s) must be above the task "
+        f"time limit ({CELERY_TASK_TIME_LIMIT} s), or Redis hands running tasks to a second "
+        "worker."
+    )
 # PDF work has its own queue, so a long batch never holds up e-mails and launches:
 # workers consume both (`celery -A perfcycle worker -Q celery,pdf`), or run a separate
 # pool for "pdf".
@@ -207,10 +217,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Deadline reminders and overdue digests, each morning in the company's time zone.
+    # Deadline reminders, overdue digests and HR's cycle summaries, each morning in the
+    # company's time zone.
     "appraisal-reminders": {
         "task": "appraisals.tasks.send_reminders",
         "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 12 * 60 * 60},
+    },
+    # Packet ZIPs older than PACKET_RETENTION_DAYS are deleted each night.
+    "expire-packet-batches": {
+        "task": "appraisals.tasks.expire_packet_batches",
+        "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 12 * 60 * 60},
     },
 }
