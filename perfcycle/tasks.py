@@ -22,15 +22,21 @@ from .org_import.reading import FILE_FIELD
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
-def run_org_import(import_id: int, language: str | None = None) -> None:
+@shared_task(bind=True, acks_late=True)
+def run_org_import(self, import_id: int, language: str | None = None) -> None:
     """Run a queued import once: claim the row, import its stored file, fill in the outcome.
 
     Safe to run twice for the same id: only the run that moves the row from queued to
-    running does anything. ``language`` is the uploader's page language: the problems are
-    stored as text, so they are written in it (by default the uploader's chosen language).
+    running does anything. The import writes everything, its outcome included, in one
+    transaction: a worker that dies half-way leaves nothing written and the row running,
+    and the broker's redelivery (late acks) claims it again and imports it from the
+    start. ``language`` is the uploader's page language: the problems are stored as
+    text, so they are written in it (by default the uploader's chosen language).
     """
-    claimed = OrgImport.objects.filter(pk=import_id, status=OrgImport.Status.QUEUED).update(
+    claimable = [OrgImport.Status.QUEUED]
+    if (self.request.delivery_info or {}).get("redelivered"):
+        claimable.append(OrgImport.Status.RUNNING)
+    claimed = OrgImport.objects.filter(pk=import_id, status__in=claimable).update(
         status=OrgImport.Status.RUNNING, progress=0
     )
     if not claimed:

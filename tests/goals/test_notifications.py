@@ -38,7 +38,7 @@ def propose(org, cycle, cascade, user, *, submit=True):
 
 
 def test_a_proposed_goal_is_sent_to_the_owners_manager_only(
-    org, cycle, cascade, employee, django_capture_on_commit_callbacks
+    org, cycle, cascade, employee, celery_inline, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         goal = propose(org, cycle, cascade, employee)

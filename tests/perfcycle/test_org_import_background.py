@@ -96,6 +96,34 @@ def test_running_the_task_twice_writes_nothing_the_second_time(hr_admin, django_
     assert OrgImport.objects.count() == 1
 
 
+def delivered(record, *, redelivered: bool):
+    """Run the task as the worker does for a message carrying the broker's
+    ``redelivered`` flag (set when the worker it was first given to died)."""
+    run_org_import.push_request(delivery_info={"redelivered": redelivered})
+    try:
+        return run_org_import.run(record.pk)
+    finally:
+        run_org_import.pop_request()
+
+
+def test_an_import_whose_worker_died_is_imported_when_the_task_is_redelivered(hr_admin):
+    # The worker claimed the import and died inside its transaction: nothing was
+    # written, the row says running.
+    record = queued(hr_admin)
+    OrgImport.objects.filter(pk=record.pk).update(status="running", progress=50)
+
+    delivered(record, redelivered=False)  # a duplicate of the message does not take it over
+    assert OrgImport.objects.get(pk=record.pk).status == "running"
+    assert not Employee.objects.filter(user__email__endswith="@acme.test").exists()
+
+    delivered(record, redelivered=True)
+
+    record.refresh_from_db()
+    assert (record.status, record.created, record.progress) == ("applied", 6, 100)
+    delivered(record, redelivered=True)  # and once applied, never again
+    assert Employee.history.filter(history_type="+", employee_number__startswith="C").count() == 6
+
+
 def test_a_refused_file_ends_rejected_with_its_line_errors(hr_admin):
     before = Employee.objects.count()
     record = queued(hr_admin, "org_errors.csv")
