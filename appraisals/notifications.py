@@ -125,8 +125,11 @@ def _per_person(people_of):
 
 
 def _work_page(cycle, user) -> str:
-    """The review to write when there is one, else the list of the person's reviews."""
+    """The person's goals in goal setting; the review to write when there is one, else
+    the list of the person's reviews."""
     appraisals = getattr(cycle, "open_appraisals", [])
+    if cycle.status == Cycle.Status.GOAL_SETTING:
+        return reverse("goals:mine")
     if cycle.status == Cycle.Status.SELF_REVIEW:
         if len(appraisals) == 1:
             return reverse("appraisals:self_review", args=[appraisals[0].pk])
@@ -165,7 +168,9 @@ OVERDUE_DIGEST = register(
     Event(
         "overdue_digest",
         recipients=_per_person(reminders.overdue_by_manager),
-        url=lambda cycle, user: reverse("appraisals:reviews"),
+        url=lambda cycle, user: reverse(
+            "goals:team" if cycle.status == Cycle.Status.GOAL_SETTING else "appraisals:reviews"
+        ),
     )
 )
 

@@ -1,5 +1,5 @@
-"""Deadline reminders: who has work open in a cycle's review phase, and which notices
-are due on a given day.
+"""Deadline reminders: who has work open in a cycle's goal setting or review phase, and
+which notices are due on a given day.
 
 The daily beat task (``appraisals.tasks.send_reminders``) asks :func:`reminders_due`
 for each running cycle and hands each :class:`Reminder` to ``notify()``; the events
@@ -13,21 +13,28 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from perfcycle.models import Cycle, CycleDeadline, User
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+
+from goals.models import Goal
+from perfcycle.models import Cycle, CycleDeadline, Employee, User
 
 from .models import Appraisal
 
 P = Cycle.Status
 A = Appraisal.Stage
 
-# The phases whose work is reminded of, and the stages in which that work is still open.
+# The review phases whose work is reminded of, and the stages in which it is still open.
 OPEN_STAGES = {
     P.SELF_REVIEW: (A.SELF_REVIEW,),
     P.MANAGER_REVIEW: (A.SELF_REVIEW, A.MANAGER_REVIEW),
 }
-REMINDER_PHASES = tuple(OPEN_STAGES)
+# In goal setting the work is each person's own goals: open while the personal goals they
+# have approved or proposed do not total 100.
+REMINDER_PHASES = (P.GOAL_SETTING, *OPEN_STAGES)
 # Days before the deadline on which the people with open work are reminded.
 DAYS_BEFORE = (3, 1)
 
@@ -63,10 +70,32 @@ def _author(appraisal: Appraisal, phase: str) -> User | None:
     return appraisal.reviewer.user if appraisal.reviewer is not None else None
 
 
-def open_work(cycle: Cycle) -> dict[User, list[Appraisal]]:
-    """Each person with work open in the cycle's current phase, with the appraisals it is
-    for (their own, or those they review), in one query."""
-    people: dict[User, list[Appraisal]] = defaultdict(list)
+def goals_unset(cycle: Cycle) -> list[Employee]:
+    """The active people whose personal goals in ``cycle`` (approved, or proposed and
+    waiting) do not total 100, with their user and manager (one query)."""
+    planned = Q(
+        goals__cycle=cycle,
+        goals__level=Goal.Level.PERSONAL,
+        goals__status__in=[Goal.Status.PROPOSED, *Goal.COUNTED],
+    )
+    return list(
+        Employee.objects.filter(is_active=True, user__is_active=True)
+        .annotate(planned=Coalesce(Sum("goals__weight", filter=planned), Decimal(0)))
+        .exclude(planned=100)
+        .select_related("user", "manager__user")
+        .order_by("user__full_name", "pk")
+    )
+
+
+def open_work(cycle: Cycle) -> dict[User, list]:
+    """Each person with work open in the cycle's current phase, with what it is for (in
+    goal setting their own record; in a review phase the appraisals: their own, or those
+    they review), in one query."""
+    people: dict[User, list] = defaultdict(list)
+    if cycle.status == P.GOAL_SETTING:
+        for employee in goals_unset(cycle):
+            people[employee.user].append(employee)
+        return dict(people)
     for appraisal in _open_appraisals(cycle):
         author = _author(appraisal, cycle.status)
         if author is not None and author.is_active:
@@ -74,14 +103,18 @@ def open_work(cycle: Cycle) -> dict[User, list[Appraisal]]:
     return dict(people)
 
 
-def overdue_by_manager(cycle: Cycle) -> dict[User, list[Appraisal]]:
+def overdue_by_manager(cycle: Cycle) -> dict[User, list]:
     """Each manager (the reporting line) whose reports' work in the current phase is
-    still open, with those appraisals; managers who turned digests off are left out."""
-    managers: dict[User, list[Appraisal]] = defaultdict(list)
-    for appraisal in _open_appraisals(cycle):
-        manager = appraisal.employee.manager
+    still open, with those reports (employees in goal setting, appraisals in a review
+    phase); managers who turned digests off are left out."""
+    managers: dict[User, list] = defaultdict(list)
+    if cycle.status == P.GOAL_SETTING:
+        late = [(employee.manager, employee) for employee in goals_unset(cycle)]
+    else:
+        late = [(appraisal.employee.manager, appraisal) for appraisal in _open_appraisals(cycle)]
+    for manager, item in late:
         if manager is not None and manager.user.is_active and manager.user.digests:
-            managers[manager.user].append(appraisal)
+            managers[manager.user].append(item)
     return dict(managers)
 
 

@@ -229,6 +229,94 @@ def test_advancing_into_calibration_tells_nobody(org, hr_admin, reviews):
     assert not Notification.objects.exists()
 
 
+# --- goal setting --------------------------------------------------------------------
+# The ``cascade`` of tests/goals/conftest.py: FY2026 in goal setting, where Emil's and
+# Petra's copies of the Bookings KPI (approved, weight 100) complete their goals; the
+# other five people have no personal goals yet.
+GOALS_DUE = datetime.date(2026, 2, 1)
+WITHOUT_GOALS = sorted(
+    [
+        "ceo@example.com",
+        "hr@example.com",
+        "manager@example.com",
+        "other@example.com",
+        "outsider@example.com",
+    ]
+)
+
+
+@pytest.fixture
+def goal_setting(cycle, cascade):  # noqa: F811
+    CycleDeadline.objects.create(cycle=cycle, phase=P.GOAL_SETTING, due_on=GOALS_DUE)
+    return cycle
+
+
+def test_goal_setting_reminds_those_whose_goals_do_not_total_100(org, employee, goal_setting):
+    # Olga proposes goals worth 60: still open. Emil's goals are complete.
+    Goal.objects.create(
+        cycle=goal_setting,
+        level=Goal.Level.PERSONAL,
+        employee=org.outsider,
+        title="Ship the billing rewrite",
+        weight=60,
+        kind=Goal.Kind.MILESTONE,
+        status=Goal.Status.PROPOSED,
+    )
+
+    assert run(GOALS_DUE - 3 * DAY) == 5
+
+    assert told("deadline_near") == WITHOUT_GOALS
+    olga = Notification.objects.get(event="deadline_near", recipient=org.outsider.user)
+    assert olga.title == "Your FY2026 goals are due in 3 days"
+    assert "do not total 100 yet; goal setting closes on Feb. 1, 2026" in olga.body
+    assert olga.url == reverse("goals:mine")
+
+
+def test_after_goal_setting_is_due_managers_get_their_reports_without_goals(org, goal_setting):
+    run(GOALS_DUE + DAY)
+
+    assert told("deadline_passed") == WITHOUT_GOALS
+    # Mona's reports, Emil and Petra, are done: she gets no digest.
+    assert told("overdue_digest") == ["ceo@example.com", "other@example.com"]
+    cora = Notification.objects.get(event="overdue_digest", recipient=org.ceo.user)
+    assert cora.title == "3 reports without complete goals in FY2026"
+    assert "- Hana HR\n- Mona Manager\n- Otto Other\n" in cora.body
+    assert cora.url == reverse("goals:team")
+
+
+def test_opening_goal_setting_tells_everyone_whose_goals_are_not_set(
+    org,
+    hr_admin,
+    appraisal_cycle,  # noqa: F811
+):
+    at_phase(appraisal_cycle, P.DRAFT)
+
+    services.cycle_advance(actor=hr_admin, cycle=appraisal_cycle, force=True, reason="Open it")
+
+    # Emil's and Petra's goals carried into the cycle are complete already.
+    assert told("phase_opened") == WITHOUT_GOALS
+    mine = Notification.objects.get(event="phase_opened", recipient__email="outsider@example.com")
+    assert mine.title == f"Goal setting is open in the {appraisal_cycle.name} cycle"
+    assert "agree your personal goals with your manager" in mine.body
+
+
+def test_goal_setting_reminders_read_the_same_queries_for_7_or_37_people(org, goal_setting):
+    def queries_for(day):
+        with CaptureQueriesContext(connection) as queries:
+            written = run(day)
+        return len(queries), written
+
+    few, written = queries_for(GOALS_DUE + DAY)
+    assert written == 7  # 5 late, 2 managers
+    Notification.objects.all().delete()
+    for _ in range(30):
+        EmployeeFactory(department=org.sales_east, manager=org.manager)
+
+    many, written = queries_for(GOALS_DUE + DAY)
+    assert written == 38  # 35 late, 3 managers
+    assert many == few
+
+
 # --- HR's daily summary ----------------------------------------------------------------
 
 
