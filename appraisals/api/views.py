@@ -25,10 +25,16 @@ from rest_framework.response import Response
 from goals.models import Goal
 from perfcycle import access
 from perfcycle.api import views as core
+from perfcycle.api.errors import ConflictMixin
 from perfcycle.api.serializers import CycleSerializer
-from perfcycle.api.views import IF_MATCH, WRITE_ERRORS, CreateMixin, ResourceViewSet
+from perfcycle.api.views import (
+    IF_MATCH,
+    WRITE_ERRORS,
+    CreateMixin,
+    ResourceViewSet,
+    version_if_sent,
+)
 from perfcycle.models import Cycle, Employee
-from perfcycle.services import StaleEdit
 
 from .. import selectors, services, states
 from ..models import (
@@ -69,53 +75,6 @@ READ_ERRORS = {**FORBIDDEN, **NOT_FOUND}
 
 
 # --- refusals -----------------------------------------------------------------------
-
-
-def conflict_response(exc) -> Response | None:
-    """A 409 for a stale version or a refusal that names no field; None otherwise."""
-    if isinstance(exc, StaleEdit):
-        return Response(
-            {
-                "detail": str(exc),
-                "code": "stale_version",
-                "current_version": exc.instance.version,
-                "changes": {
-                    str(label): None if value is None else str(value)
-                    for label, value in exc.changed.items()
-                },
-            },
-            status=status.HTTP_409_CONFLICT,
-        )
-    if isinstance(exc, DjangoValidationError) and not hasattr(exc, "error_dict"):
-        return Response(
-            {"detail": " ".join(exc.messages), "code": "not_allowed", "reasons": exc.messages},
-            status=status.HTTP_409_CONFLICT,
-        )
-    return None
-
-
-class ConflictMixin:
-    """Answer the workflow's refusals with a 409 (see the module docstring).
-
-    ``conflict_actions`` limits it to some actions (``None``: all of them), so that a
-    viewset extended here keeps the answers its own actions always gave."""
-
-    conflict_actions: frozenset[str] | None = None
-
-    def handle_exception(self, exc):
-        if self.conflict_actions is None or getattr(self, "action", None) in self.conflict_actions:
-            response = conflict_response(exc)
-            if response is not None:
-                return response
-        return super().handle_exception(exc)
-
-
-def _version_if_sent(request) -> int | None:
-    """The version the client read, when it sent one; actions work without it too."""
-    sent = hasattr(request.data, "get") and request.data.get("version") not in (None, "")
-    if sent or request.headers.get("If-Match", "").strip():
-        return core.expected_version(request)
-    return None
 
 
 class AppraisalResource(ConflictMixin, ResourceViewSet):
@@ -356,7 +315,7 @@ class AppraisalViewSet(CreateShownMixin, AppraisalResource):
     def _act(self, form_class, run, status_code=status.HTTP_200_OK):
         appraisal = self.get_object()
         data = {k: v for k, v in self.form(form_class).validated_data.items() if k != "version"}
-        result = run(appraisal, data, _version_if_sent(self.request))
+        result = run(appraisal, data, version_if_sent(self.request))
         return self.respond(result, status_code)
 
     @_action_schema(
@@ -520,7 +479,7 @@ class ReviewViewSet(AppraisalResource):
         review = self.get_object()
         self.check_change(self.request.user, review)
         # An edit needs the version read; submitting works without it too.
-        version = _version_if_sent(self.request) if submit else core.expected_version(self.request)
+        version = version_if_sent(self.request) if submit else core.expected_version(self.request)
         form = self.form(s.ReviewWriteSerializer)
         saved = services.review_save(
             actor=self.request.user,
@@ -638,7 +597,7 @@ class CalibrationSessionViewSet(CreateShownMixin, AppraisalResource):
         session = self.get_object()
         self.form(s.VersionSerializer)
         closed = services.calibration_session_close(
-            actor=request.user, session=session, expected_version=_version_if_sent(request)
+            actor=request.user, session=session, expected_version=version_if_sent(request)
         )
         shown = s.CalibrationSessionSerializer(
             self.shown(closed.session), context=self.get_serializer_context()
@@ -733,7 +692,7 @@ class AppealViewSet(AppraisalResource):
             actor=request.user,
             appeal=appeal,
             new_level=new_level,
-            expected_version=_version_if_sent(request),
+            expected_version=version_if_sent(request),
             **data,
         )
         return self.respond(resolved)

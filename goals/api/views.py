@@ -4,7 +4,9 @@ serializer, call a ``goals.services`` function.
 A goal outside the user's scope is a 404; a change the user may not make is a 403 (the
 services ask the policy). Edits need the version the client read (409 when stale); the
 workflow actions take it too, optionally. Deleting is for mistakes only: a draft or a
-proposal nothing refers to. Anything further along is cancelled instead (409).
+proposal nothing refers to. Anything further along is cancelled instead (409). A
+change the workflow does not allow now (an action the status refuses, a closed cycle) is
+a 409 with the reasons (code "not_allowed"); a bad field is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from perfcycle import access
+from perfcycle.api.errors import ConflictMixin
 from perfcycle.api.views import (
     EDIT_ERRORS,
     IF_MATCH,
@@ -26,7 +29,7 @@ from perfcycle.api.views import (
     EditMixin,
     ResourceViewSet,
     edit_schema,
-    expected_version,
+    version_if_sent,
 )
 
 from .. import services
@@ -47,14 +50,6 @@ LEVEL_RANK = Case(
     *(When(level=level, then=Value(rank)) for rank, level in enumerate(Goal.Level.values)),
     output_field=IntegerField(),
 )
-
-
-def _version_if_sent(request) -> int | None:
-    """The version the client read, when it sent one; actions work without it too."""
-    sent = hasattr(request.data, "get") and request.data.get("version") not in (None, "")
-    if sent or request.headers.get("If-Match", "").strip():
-        return expected_version(request)
-    return None
 
 
 def _action_schema(request, *, description: str, responses=None):
@@ -83,7 +78,7 @@ def _bulk_schema(request, *, description: str, responses):
     ),
 )
 @edit_schema(s.GoalUpdateSerializer, s.GoalSerializer)
-class GoalViewSet(CreateMixin, EditMixin, mixins.DestroyModelMixin, ResourceViewSet):
+class GoalViewSet(ConflictMixin, CreateMixin, EditMixin, mixins.DestroyModelMixin, ResourceViewSet):
     """Goals at every level of the cascade, with their workflow."""
 
     model = Goal
@@ -127,7 +122,7 @@ class GoalViewSet(CreateMixin, EditMixin, mixins.DestroyModelMixin, ResourceView
         form = form_class(data=request.data, context=self.get_serializer_context())
         form.is_valid(raise_exception=True)
         data = {k: v for k, v in form.validated_data.items() if k != "version"}
-        return run(goal, data, _version_if_sent(request))
+        return run(goal, data, version_if_sent(request))
 
     def _transition(self, request, form_class, service, **fixed):
         def run(goal, data, version):
@@ -248,7 +243,7 @@ class GoalViewSet(CreateMixin, EditMixin, mixins.DestroyModelMixin, ResourceView
         },
     ),
 )
-class CheckInViewSet(CreateMixin, mixins.DestroyModelMixin, ResourceViewSet):
+class CheckInViewSet(ConflictMixin, CreateMixin, mixins.DestroyModelMixin, ResourceViewSet):
     """Progress recorded on goals. A check-in is not edited: take it back and record anew."""
 
     model = CheckIn

@@ -51,3 +51,45 @@ def exception_handler(exc, context):
             status=status.HTTP_403_FORBIDDEN,
         )
     return drf_exception_handler(exc, context)
+
+
+# --- the workflow's refusals ---------------------------------------------------------
+
+
+def conflict_response(exc) -> Response | None:
+    """A 409 for a stale version or a refusal that names no field; None otherwise."""
+    if isinstance(exc, StaleEdit):
+        return Response(
+            {
+                "detail": str(exc),
+                "code": "stale_version",
+                "current_version": exc.instance.version,
+                "changes": {
+                    str(label): None if value is None else str(value)
+                    for label, value in exc.changed.items()
+                },
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError) and not hasattr(exc, "error_dict"):
+        return Response(
+            {"detail": " ".join(exc.messages), "code": "not_allowed", "reasons": exc.messages},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return None
+
+
+class ConflictMixin:
+    """Answer the workflow's refusals with a 409 (see the module docstring).
+
+    ``conflict_actions`` limits it to some actions (``None``: all of them), so that a
+    viewset extended here keeps the answers its own actions always gave."""
+
+    conflict_actions: frozenset[str] | None = None
+
+    def handle_exception(self, exc):
+        if self.conflict_actions is None or getattr(self, "action", None) in self.conflict_actions:
+            response = conflict_response(exc)
+            if response is not None:
+                return response
+        return super().handle_exception(exc)

@@ -79,6 +79,14 @@ def expected_version(request) -> int:
     return version
 
 
+def version_if_sent(request) -> int | None:
+    """The version the client read, when it sent one; workflow actions work without it."""
+    sent = hasattr(request.data, "get") and request.data.get("version") not in (None, "")
+    if sent or request.headers.get("If-Match", "").strip():
+        return expected_version(request)
+    return None
+
+
 class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """List and open records in the user's scope; create and edit through a service.
 

@@ -157,7 +157,8 @@ def test_it_refuses_progress_once_the_cycle_is_closed(cycle, cascade, employee):
     response = client_for(employee).post(
         URL, {"goal": cascade.employee_copy.pk, "actual": "95", "confidence": "on_track"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_allowed"
     assert not CheckIn.objects.exists()
 
 

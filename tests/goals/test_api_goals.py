@@ -725,7 +725,8 @@ def test_it_cancels_with_a_reason_and_needs_one(cascade, hr_admin):
     assert reloaded(cascade.delight).status == S.APPROVED
     # Goals still serve Grow revenue: cancel those first.
     response = client.post(act(cascade.grow, "cancel"), {"reason": "Strategy changed"})
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_allowed"
     assert reloaded(cascade.grow).status == S.APPROVED
     response = client.post(act(cascade.delight, "cancel"), {"reason": "Merged into another"})
     assert response.status_code == 200
@@ -742,7 +743,10 @@ def test_it_records_the_outcome(cascade, manager, employee, name, status):
 
 def test_it_refuses_an_action_the_status_does_not_allow(cascade, manager):
     response = client_for(manager).post(act(cascade.employee_copy, "submit"))
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["reasons"] == [
+        "A goal that is approved cannot be submitted for approval."
+    ]
     assert reloaded(cascade.employee_copy).status == S.APPROVED
 
 
@@ -784,7 +788,7 @@ def test_it_cascades_a_position_kpi_to_new_holders(org, cascade, manager, employ
     assert client.post(act(cascade.bookings, "cascade")).json() == {"created": 0}
     assert cascade.bookings.copies.count() == 3
     response = client.post(act(cascade.sales, "cascade"))
-    assert response.status_code == 400
+    assert response.status_code == 409
 
 
 def test_it_pushes_a_kpi_change_to_the_copies_nobody_adjusted(cascade, manager):
@@ -828,7 +832,7 @@ def test_it_decomposes_a_company_objective_into_department_goals(org, cascade, h
         ("grow", {"departments": []}, 400, "departments"),
         ("grow", {"departments": [999999]}, 400, "departments"),
         ("grow", {"departments": ["__people__"], "weight": "heavy"}, 400, "weight"),
-        ("sales", {"departments": ["__people__"]}, 400, "non_field_errors"),
+        ("sales", {"departments": ["__people__"]}, 409, "reasons"),
     ],
 )
 def test_it_refuses_a_bad_decomposition(org, cascade, hr_admin, goal, data, status, field):
