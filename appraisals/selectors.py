@@ -28,10 +28,6 @@ class Blocker:
     hard: bool = False
 
 
-def _count(singular: str, plural: str, count: int) -> str:
-    return ngettext(singular, plural, count) % {"count": count}
-
-
 def advance_blockers(cycle: Cycle) -> list[Blocker]:
     """What blocks moving ``cycle`` to its next phase (a few grouped queries)."""
     from .services.cycles import _launch_problems
@@ -53,11 +49,12 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if off:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s owner's goal weights do not total 100.",
                         "%(count)s owners' goal weights do not total 100.",
                         off,
-                    ),
+                    )
+                    % {"count": off},
                     off,
                     hard=True,
                 )
@@ -66,11 +63,12 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if waiting:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s proposed goal waits for a manager's decision.",
                         "%(count)s proposed goals wait for a manager's decision.",
                         waiting,
-                    ),
+                    )
+                    % {"count": waiting},
                     waiting,
                     hard=True,
                 )
@@ -97,22 +95,24 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
     if status in (P.IN_PROGRESS, P.SELF_REVIEW, P.MANAGER_REVIEW) and counts["no_reviewer"]:
         blockers.append(
             Blocker(
-                _count(
+                ngettext(
                     "%(count)s appraisal has no reviewer.",
                     "%(count)s appraisals have no reviewer.",
                     counts["no_reviewer"],
-                ),
+                )
+                % {"count": counts["no_reviewer"]},
                 counts["no_reviewer"],
             )
         )
     if status == P.SELF_REVIEW and counts["self_open"]:
         blockers.append(
             Blocker(
-                _count(
+                ngettext(
                     "%(count)s self-review outstanding.",
                     "%(count)s self-reviews outstanding.",
                     counts["self_open"],
-                ),
+                )
+                % {"count": counts["self_open"]},
                 counts["self_open"],
             )
         )
@@ -121,22 +121,24 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if still:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s manager review outstanding.",
                         "%(count)s manager reviews outstanding.",
                         still,
-                    ),
+                    )
+                    % {"count": still},
                     still,
                 )
             )
         if counts["approval"]:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s manager review waits for second-level approval.",
                         "%(count)s manager reviews wait for second-level approval.",
                         counts["approval"],
-                    ),
+                    )
+                    % {"count": counts["approval"]},
                     counts["approval"],
                 )
             )
@@ -147,24 +149,26 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if sessions:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s calibration session is still open (advancing closes it).",
                         "%(count)s calibration sessions are still open (advancing closes them).",
                         sessions,
-                    ),
+                    )
+                    % {"count": sessions},
                     sessions,
                 )
             )
         if counts["ready_outside"]:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s appraisal was not calibrated in any session; its "
                         "manager's rating will become final.",
                         "%(count)s appraisals were not calibrated in any session; their "
                         "managers' ratings will become final.",
                         counts["ready_outside"],
-                    ),
+                    )
+                    % {"count": counts["ready_outside"]},
                     counts["ready_outside"],
                 )
             )
@@ -172,11 +176,16 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if unfinished:
             blockers.append(
                 Blocker(
-                    _count(
-                        "%(count)s appraisal has no finished manager review and will stay open.",
-                        "%(count)s appraisals have no finished manager review and will stay open.",
+                    ngettext(
+                        "%(count)s appraisal has no finished manager review; it stays open, "
+                        "and becomes final without calibration when its manager submits the "
+                        "review late.",
+                        "%(count)s appraisals have no finished manager review; they stay open, "
+                        "and each becomes final without calibration when its manager submits "
+                        "the review late.",
                         unfinished,
-                    ),
+                    )
+                    % {"count": unfinished},
                     unfinished,
                 )
             )
@@ -185,11 +194,12 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if appeals:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s appeal is open: resolve it before closing the cycle.",
                         "%(count)s appeals are open: resolve them before closing the cycle.",
                         appeals,
-                    ),
+                    )
+                    % {"count": appeals},
                     appeals,
                     hard=True,
                 )
@@ -197,22 +207,24 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
         if counts["unreleased"]:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s final result has not been released.",
                         "%(count)s final results have not been released.",
                         counts["unreleased"],
-                    ),
+                    )
+                    % {"count": counts["unreleased"]},
                     counts["unreleased"],
                 )
             )
         if counts["unacknowledged"]:
             blockers.append(
                 Blocker(
-                    _count(
+                    ngettext(
                         "%(count)s employee has not acknowledged their result.",
                         "%(count)s employees have not acknowledged their result.",
                         counts["unacknowledged"],
-                    ),
+                    )
+                    % {"count": counts["unacknowledged"]},
                     counts["unacknowledged"],
                 )
             )

@@ -47,6 +47,11 @@ REVIEW_PHASES = {
     Review.Kind.MANAGER: (P.SELF_REVIEW, P.MANAGER_REVIEW),
 }
 RETURNED_PHASES = (P.SELF_REVIEW, P.MANAGER_REVIEW, P.CALIBRATION)
+# A manager review still unwritten when HR moved the cycle on is written late, until the
+# feedback phase ends: in calibration it can still be calibrated; in feedback it becomes
+# final as it is submitted (``finalise_late``).
+LATE_PHASES = (P.CALIBRATION, P.FEEDBACK)
+LATE_STAGES = (A.SELF_REVIEW, A.MANAGER_REVIEW)
 OPEN_STAGES = (A.SELF_REVIEW, A.MANAGER_REVIEW, A.APPROVAL, A.READY)
 
 

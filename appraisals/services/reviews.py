@@ -104,6 +104,8 @@ def _check_writable(review: Review, appraisal: Appraisal) -> None:
             _("This review was submitted and is read-only. HR can return it for changes.")
         )
     phases = states.RETURNED_PHASES if review.status == Review.Status.RETURNED else ()
+    if review.kind == K.MANAGER and appraisal.stage in states.LATE_STAGES:
+        phases = (*phases, *states.LATE_PHASES)
     states.require_phase(
         cycle, (*states.REVIEW_PHASES[review.kind], *phases), review.get_kind_display()
     )
@@ -353,6 +355,21 @@ def _submit(review: Review, appraisal: Appraisal, *, actor) -> None:
     appraisal.stage = A.APPROVAL if approval else A.READY
     appraisal.manager_level = review.proposed_level
     _save(appraisal, ["stage", "manager_level"], actor=actor, reason=_("Manager review submitted"))
+    _finalise_late(appraisal, actor=actor)
+
+
+def _finalise_late(appraisal: Appraisal, *, actor) -> None:
+    """A manager review finished after calibration (written late, in feedback) makes the
+    manager's rating final at once: no session will calibrate it any more."""
+    from .calibration import finalise
+
+    if appraisal.stage == A.READY and appraisal.cycle.status == P.FEEDBACK:
+        finalise(
+            Appraisal.objects.filter(pk=appraisal.pk),
+            actor=actor,
+            reason=_("Finalised late, after calibration: the manager review came in late"),
+        )
+        appraisal.refresh_from_db()
 
 
 def _check_proposal(review: Review, appraisal: Appraisal, errors) -> None:
@@ -482,4 +499,6 @@ def review_approve(*, actor, appraisal: Appraisal, comment: str = "") -> Apprais
     stamp(review, actor=actor, reason=comment or _("Approved"))
     review.save(update_fields=["approved_at", "approved_by", "version"])
     locked.stage = A.READY
-    return _save(locked, ["stage"], actor=actor, reason=comment or _("Review approved"))
+    _save(locked, ["stage"], actor=actor, reason=comment or _("Review approved"))
+    _finalise_late(locked, actor=actor)
+    return locked

@@ -180,9 +180,7 @@ def test_the_self_review_is_written_only_in_the_self_review_phase(
     assert unchanged(self_review(appraisal))
 
 
-@pytest.mark.parametrize(
-    "phase", [P.GOAL_SETTING, P.IN_PROGRESS, P.CALIBRATION, P.FEEDBACK, P.CLOSED]
-)
+@pytest.mark.parametrize("phase", [P.GOAL_SETTING, P.IN_PROGRESS, P.CLOSED])
 def test_the_manager_review_is_written_only_in_the_review_phases(
     manager, appraisal, cascade, competencies, phase
 ):
@@ -568,6 +566,61 @@ def test_hr_returns_a_self_review_and_the_employee_writes_again(
     assert appraisal.stage == A.MANAGER_REVIEW
 
 
+@pytest.mark.parametrize("phase", [P.CALIBRATION, P.FEEDBACK])
+def test_a_manager_review_finished_in_time_is_not_reopened_late(
+    manager, in_manager_review, cascade, competencies, phase
+):
+    submit_managers(manager, in_manager_review, cascade, competencies)
+    at_phase(in_manager_review.cycle, phase)
+    with pytest.raises(ValidationError, match="read-only"):
+        services.review_save(
+            actor=manager,
+            review=manager_review(in_manager_review),
+            data={"overall_comment": "x"},
+            expected_version=manager_review(in_manager_review).version,
+        )
+
+
+def test_a_late_manager_review_in_calibration_is_ready_to_calibrate(
+    manager, in_manager_review, cascade, competencies
+):
+    at_phase(in_manager_review.cycle, P.CALIBRATION)
+
+    submit_managers(manager, in_manager_review, cascade, competencies)
+
+    in_manager_review.refresh_from_db()
+    assert in_manager_review.stage == A.READY and in_manager_review.final_level is None
+
+
+def test_a_late_manager_review_in_feedback_makes_the_rating_final_at_once(
+    manager, in_manager_review, cascade, competencies
+):
+    """HR moved the cycle past calibration with this review unwritten: the manager still
+    writes it, and the proposed rating becomes final with the reason in the history."""
+    at_phase(in_manager_review.cycle, P.FEEDBACK)
+
+    review = submit_managers(manager, in_manager_review, cascade, competencies)
+
+    in_manager_review.refresh_from_db()
+    assert in_manager_review.stage == A.FINAL
+    assert in_manager_review.final_level == review.proposed_level
+    assert in_manager_review.calibrated_level is None
+    latest = in_manager_review.history.first()
+    assert latest.history_change_reason.startswith("Finalised late, after calibration")
+    assert latest.history_user == manager
+
+
+def test_a_late_self_review_is_still_refused(employee, in_self_review, cascade, competencies):
+    at_phase(in_self_review.cycle, P.FEEDBACK)
+    with pytest.raises(ValidationError, match="not possible while the cycle is in"):
+        services.review_save(
+            actor=employee,
+            review=self_review(in_self_review),
+            data=own_data(cascade, competencies),
+            expected_version=1,
+        )
+
+
 def test_hr_returns_a_manager_review_even_in_calibration(
     hr_admin, manager, in_manager_review, cascade, competencies
 ):
@@ -637,6 +690,19 @@ def test_a_second_level_approval_comes_before_calibration(
         executive,
         "Agreed",
     )
+
+
+def test_a_late_review_approved_in_feedback_becomes_final_on_approval(
+    manager, executive, with_approval, cascade, competencies
+):
+    at_phase(with_approval.cycle, P.FEEDBACK)
+    review = submit_managers(manager, with_approval, cascade, competencies)
+    with_approval.refresh_from_db()
+    assert with_approval.stage == A.APPROVAL  # waits for the approval, even late
+
+    approved = services.review_approve(actor=executive, appraisal=with_approval)
+
+    assert approved.stage == A.FINAL and approved.final_level == review.proposed_level
 
 
 @pytest.mark.parametrize("persona", ["manager", "employee", "peer", "outsider", "hr_admin"])
