@@ -207,7 +207,23 @@ if not DEBUG and CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
 # workers consume both (`celery -A perfcycle worker -Q celery,pdf`), or run a separate
 # pool for "pdf".
 CELERY_TASK_ROUTES = {"appraisals.render_packet_batch": {"queue": "pdf"}}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A save queues its task after committing, and must not wait long on a Redis that is
+# down: a stopped one refuses at once, but one that hangs (frozen, or a host gone without
+# a reset) would hold the request for ever without socket timeouts (kombu's Redis
+# transport ignores broker_connection_timeout). One retry still gets past a connection
+# that a Redis restart left stale; the notification outbox and the "start it again"
+# messages cover the rest (perfcycle/broker.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 3,
+    "socket_timeout": 3,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 # The periodic work, run by exactly one beat process. A run not started within its
 # period is dropped (expires): the next one does the same work.

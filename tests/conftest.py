@@ -13,6 +13,13 @@ The organisation::
 """
 
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -246,33 +253,126 @@ def celery_inline():
         app.conf.task_always_eager = eager
 
 
-@pytest.fixture
-def broker_down():
-    """The Celery app pointed at a Redis nobody listens on: publishing a task meets a real
-    refused connection, as when Redis is down (no retries, so the test does not wait)."""
+@contextmanager
+def celery_broker(url: str):
+    """The Celery app publishing to ``url`` (tasks sent, not run inline) until the block
+    ends. kombu keeps connection pools in a registry by URL: the app's pools are only
+    forgotten, never closed (kombu would hand a closed pool to the next user of the URL)."""
     from perfcycle.celery import app
 
-    saved = {
-        name: app.conf[name] for name in ("broker_url", "task_always_eager", "task_publish_retry")
-    }
+    saved = {name: app.conf[name] for name in ("broker_url", "task_always_eager")}
 
     def forget_pools():
-        # kombu keeps connection pools in a registry by URL: the app's pools are only
-        # forgotten here (a closed one would stay registered for later tests).
         app._pool = None
         app.amqp._producer_pool = None
 
     forget_pools()
-    app.conf.update(
-        broker_url="redis://127.0.0.1:1/0", task_always_eager=False, task_publish_retry=False
-    )
+    app.conf.update(broker_url=url, task_always_eager=False)
     try:
         yield app
     finally:
-        # Not closed either: kombu would hand the closed pool to the next test that
-        # points at the same unreachable address.
         forget_pools()
         app.conf.update(saved)
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app pointed at a Redis nobody listens on: publishing a task meets a real
+    refused connection, as when Redis is down (no retries, so the test does not wait)."""
+    with celery_broker("redis://127.0.0.1:1/0") as app:
+        retry = app.conf.task_publish_retry
+        app.conf.task_publish_retry = False
+        try:
+            yield app
+        finally:
+            app.conf.task_publish_retry = retry
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port of 127.0.0.1, without persistence, that
+    a test stops and starts again (on the same port) to take the broker away for real."""
+
+    def __init__(self, binary: str, directory: Path):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.binary = binary
+        self.directory = directory
+        self.log = directory / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+        self.frozen = False
+
+    def client(self):
+        """A client that does not retry: a stopped server is an answer here."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis(
+            port=self.port, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
+
+    def start(self) -> None:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        command += ["--logfile", str(self.log)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client().ping()
+                return
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = self.log.read_text() if self.log.exists() else ""
+                    pytest.fail(f"redis-server did not start on {self.port}:\n{log}")
+                time.sleep(0.05)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections are still accepted (by the kernel), nothing is answered, as
+        with a hung server or a host cut off without a reset."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.frozen:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.frozen = False
+
+    def stop(self) -> None:
+        """SHUTDOWN, as an administrator stops it: the port refuses connections after."""
+        if not self.running:
+            return
+        self.thaw()
+        self.client().shutdown(nosave=True)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A running private Redis (see ``RedisServer``); stopped at the end of the test."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server is not installed: this test runs a Redis of its own. "
+            "Install it with `apt-get install redis-server`.",
+            pytrace=False,
+        )
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -73,3 +73,28 @@ def test_redis_redelivers_only_after_the_longest_task_could_have_finished():
     timeout = app.conf.broker_transport_options["visibility_timeout"]
     assert timeout > app.conf.task_time_limit > app.conf.task_soft_time_limit
     assert app.conf.result_backend_transport_options["visibility_timeout"] == timeout
+
+
+def test_production_refuses_a_visibility_timeout_below_the_time_limit():
+    # Lowered for the killed-worker test only; a deployment (DEBUG off) does not start.
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "perfcycle.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "a-long-random-looking-key-for-this-settings-check-only-0123456789",
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; settings.INSTALLED_APPS"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: CELERY_VISIBILITY_TIMEOUT (5 s) must be above" in done.stderr
