@@ -376,19 +376,36 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_leaked_connections(django_db_setup, django_db_blocker):
+def _close_leaked_connections(request, django_db_blocker):
     """Before the test database is dropped, end sessions that threads left open.
 
     Worker and live-server threads open connections of their own; one left idle makes
-    PostgreSQL refuse to drop the test database at the end of the run.
+    PostgreSQL refuse to drop the test database at the end of the run. A session whose
+    tests use no database (the killed-worker test has a database of its own) has no test
+    database: nothing to do then, and above all no sessions to end on the configured one.
     """
-    yield
     from django.db import connection
 
-    if connection.vendor != "postgresql":
+    configured = connection.settings_dict["NAME"]
+    # Requested here, after reading the name, which it switches to the test database's
+    # (when some test uses the database); torn down after this fixture.
+    request.getfixturevalue("django_db_setup")
+    test_database = connection.settings_dict["NAME"] != configured
+    yield
+    if connection.vendor != "postgresql" or not test_database:
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+def delivered(task, *args, redelivered: bool):
+    """Run a Celery task as a worker receives it from the broker, with the broker's
+    ``redelivered`` flag (set when the worker it was first given to died)."""
+    task.push_request(delivery_info={"redelivered": redelivered})
+    try:
+        return task.run(*args)
+    finally:
+        task.pop_request()

@@ -25,6 +25,7 @@ from appraisals.tasks import expire_packet_batches
 from perfcycle import settings as settings_module
 from perfcycle.celery import app
 from perfcycle.models import Notification
+from tests.conftest import delivered as run_task
 
 S = PacketBatch.Status
 
@@ -143,15 +144,9 @@ def test_a_batch_runs_once_however_often_its_task_is_delivered(org, manager, app
 
 
 def delivered(batch, *, redelivered: bool):
-    """Run the Celery task as a worker receives it from the broker, with the broker's
-    ``redelivered`` flag (set when the worker it was first given to died)."""
     from appraisals.tasks import render_packet_batch
 
-    render_packet_batch.push_request(delivery_info={"redelivered": redelivered})
-    try:
-        return render_packet_batch.run(batch.pk)
-    finally:
-        render_packet_batch.pop_request()
+    return run_task(render_packet_batch, batch.pk, redelivered=redelivered)
 
 
 class WorkerKilled(BaseException):

@@ -70,6 +70,13 @@ def run(day):
     return reminders.count() - before
 
 
+def queries_for(day):
+    """The statements the beat task sends for ``day``, and the reminders it writes."""
+    with CaptureQueriesContext(connection) as queries:
+        written = run(day)
+    return len(queries), written
+
+
 def told(event, day=None):
     rows = Notification.objects.filter(event=event)
     if day is not None:
@@ -301,11 +308,6 @@ def test_opening_goal_setting_tells_everyone_whose_goals_are_not_set(
 
 
 def test_goal_setting_reminders_read_the_same_queries_for_7_or_37_people(org, goal_setting):
-    def queries_for(day):
-        with CaptureQueriesContext(connection) as queries:
-            written = run(day)
-        return len(queries), written
-
     few, written = queries_for(GOALS_DUE + DAY)
     assert written == 7  # 5 late, 2 managers
     Notification.objects.all().delete()
@@ -400,11 +402,6 @@ def test_the_reminders_run_each_morning_from_beat():
 
 
 def test_the_reminders_read_the_same_number_of_queries_for_3_or_30_people(org, reviews):
-    def queries_for(day):
-        with CaptureQueriesContext(connection) as queries:
-            written = run(day)
-        return len(queries), written
-
     few, written = queries_for(SELF_DUE + DAY)
     assert written == 4  # 2 late, 2 managers
     Notification.objects.all().delete()

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from perfcycle.models import Employee, OrgImport
 from perfcycle.tasks import run_org_import
+from tests.conftest import delivered as run_task
 
 DATA = Path(__file__).parent / "data"
 URL = reverse("org_import")
@@ -97,13 +98,7 @@ def test_running_the_task_twice_writes_nothing_the_second_time(hr_admin, django_
 
 
 def delivered(record, *, redelivered: bool):
-    """Run the task as the worker does for a message carrying the broker's
-    ``redelivered`` flag (set when the worker it was first given to died)."""
-    run_org_import.push_request(delivery_info={"redelivered": redelivered})
-    try:
-        return run_org_import.run(record.pk)
-    finally:
-        run_org_import.pop_request()
+    return run_task(run_org_import, record.pk, redelivered=redelivered)
 
 
 def test_an_import_whose_worker_died_is_imported_when_the_task_is_redelivered(hr_admin):
