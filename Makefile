@@ -7,7 +7,7 @@ PORT ?= 8000
 DEPLOY_ENV := DEBUG=0 SECRET_KEY=ci-$$(date +%s)-a-long-random-looking-secret-key-for-checks-only \
 	ALLOWED_HOSTS=perfcycle.example.com
 
-.PHONY: run test lint install messages migrate seed worker beat clean
+.PHONY: run test lint install messages migrate seed worker beat bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,16 @@ lint: install
 test: messages lint
 	@# Persistent connections only keep live-server threads holding the test database open.
 	CONN_MAX_AGE=0 $(BIN)/python -m pytest
+
+# The benchmark (not part of `make test`; most of an hour): seeds its own PostgreSQL
+# database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/perfcycle_bench,
+# created if absent; the name must say "bench") at 10,000 and 50,000 employees, renders
+# packet batches with Celery workers on Redis (REDIS_URL, default database 14), prints a
+# table and writes bench/results.json. Narrow it with e.g.
+# BENCH_ARGS="--sizes 10000 --only pages".
+bench: messages
+	@command -v wrk >/dev/null 2>&1 || { echo "The load run needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
