@@ -18,6 +18,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -123,6 +124,8 @@ def log(message: str) -> None:
 
 def main(argv=None) -> int:
     args = arguments(argv)
+    # Stopped from outside: unwind, so that the Celery workers started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     media_root = tempfile.mkdtemp(prefix="perfcycle-bench-media-")
     try:
         url = configure(media_root)
@@ -147,6 +150,14 @@ def _run(args) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     started = time.monotonic()
+
+    def save(figures, *, complete=False):
+        data = report(figures, sizes=args.sizes, runs=args.runs, heavy_runs=args.heavy_runs)
+        data["complete"] = complete
+        data["wall_seconds"] = round(time.monotonic() - started, 1)
+        write_report(data, args.output)
+        return data
+
     figures = run_bench(
         sizes=args.sizes,
         runs=args.runs,
@@ -154,10 +165,9 @@ def _run(args) -> int:
         only=args.only,
         pool=args.pool,
         log=log,
+        taken=save,
     )
-    data = report(figures, sizes=args.sizes, runs=args.runs, heavy_runs=args.heavy_runs)
-    data["wall_seconds"] = round(time.monotonic() - started, 1)
-    write_report(data, args.output)
+    data = save(figures, complete=True)
     print(table(figures))
     print(f"\n{len(figures)} figures in {data['wall_seconds']:.0f} s; written to {args.output}")
     return 0

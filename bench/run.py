@@ -95,9 +95,17 @@ def run_bench(
     session_people: int = SESSION_PEOPLE,
     batch_packets: int = BATCH_PACKETS,
     log: Callable[[str], None] = print,
+    taken: Callable[[list[Figure]], None] = lambda figures: None,
 ) -> list[Figure]:
+    """Every chosen measurement at each size; ``taken`` gets the figures so far after
+    each measurement (a run stopped half-way keeps them)."""
     measurements, page_filter = choose(only)
     figures: list[Figure] = []
+
+    def measure(m: Measurement, ctx: Context) -> None:
+        figures.extend(m.measure(ctx))
+        taken(figures)
+
     for index, size in enumerate(sizes):
         ctx = Context(
             size=size,
@@ -111,13 +119,13 @@ def run_bench(
         )
         for m in measurements:
             if m.needs == EMPTY and index == 0:
-                figures += m.measure(ctx)
+                measure(m, ctx)
         on_demo = [m for m in measurements if m.needs in (SEEDS, DEMO)]
         if not on_demo:
             continue
         seeding = [m for m in on_demo if m.needs == SEEDS]
         for m in seeding:
-            figures += m.measure(ctx)
+            measure(m, ctx)
         if not seeding and not seeded_at(size):
             ctx.log("seeding the demo (not timed)")
             empty_database()
@@ -128,7 +136,7 @@ def run_bench(
         )
         for m in on_demo:
             if m.needs == DEMO:
-                figures += m.measure(ctx)
+                measure(m, ctx)
     compare_sizes(figures)
     return figures
 
