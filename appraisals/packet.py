@@ -45,7 +45,8 @@ Section = Callable[[Appraisal, Any, "PacketContext"], SectionResult]
 
 
 def with_related(appraisals: QuerySet) -> QuerySet:
-    """``appraisals`` carrying what the packet reads of each (one query, no more per row)."""
+    """``appraisals`` carrying what the packet and the review pages read of each (one
+    query, no more per row)."""
     return appraisals.select_related(
         "cycle__rating_scale",
         "employee__user",

@@ -35,7 +35,7 @@ from perfcycle.paging import page_of
 from perfcycle.selectors import current_cycle
 from perfcycle.services import StaleEdit
 
-from .. import selectors, services, states
+from .. import packet, selectors, services, states
 from ..models import Appeal, Appraisal, CycleCompetency, Review
 from ..review_forms import (
     AcknowledgeForm,
@@ -55,18 +55,7 @@ PAGE_SIZE = 25
 
 
 def get_appraisal(user, pk) -> Appraisal:
-    visible = access.appraisals_visible_to(user).select_related(
-        "cycle__rating_scale",
-        "employee__user",
-        "employee__position",
-        "employee__department",
-        "department",
-        "reviewer__user",
-        "computed_level",
-        "manager_level",
-        "calibrated_level",
-        "final_level",
-    )
+    visible = packet.with_related(access.appraisals_visible_to(user))
     return access.get_visible_or_404(visible, pk=pk)
 
 
