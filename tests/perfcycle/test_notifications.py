@@ -281,43 +281,15 @@ def test_a_retried_or_repeated_send_sends_nothing_twice(org, appeal, hr_admin):
     assert Notification.objects.filter(emailed_at=None).count() == 0
 
 
-def test_a_send_that_fails_halfway_is_retried_for_the_rest_only(org, appeal, hr_admin):
-    more_hr(2)
-    notifications.notify("appeal_opened", appeal)
-    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
-    real_send = mail.get_connection().__class__.send_messages
-    calls = []
-
-    def flaky(self, messages):
-        calls.append(messages)
-        if len(calls) == 2:
-            raise smtplib.SMTPServerDisconnected("connection lost")
-        return real_send(self, messages)
-
-    with (
-        mock.patch.object(mail.get_connection().__class__, "send_messages", flaky),
-        pytest.raises(smtplib.SMTPServerDisconnected),
-    ):
-        notifications.send(ids)
-
-    assert len(mail.outbox) == 1
-    assert Notification.objects.filter(emailed_at__isnull=False).count() == 1
-    # The failed and unsent rows are free again for the retry.
-    assert not Notification.objects.filter(emailed_at=None).exclude(claim="").exists()
-    assert notifications.send(ids) == 2
-    assert notifications.send(ids) == 0
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(
-        Notification.objects.values_list("recipient__email", flat=True)
-    )
-
-
 class RefusingHandler:
     """A real SMTP server's handler: refuses the addresses in ``refused`` as a mail
-    server does for a mailbox that does not exist, delivers the rest."""
+    server does for a mailbox that does not exist, delivers the rest (or, after
+    ``fail_after`` messages, puts every message off)."""
 
     def __init__(self, refused):
         self.refused = set(refused)
         self.delivered = []
+        self.fail_after = None  # messages taken before it answers "451 try later"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refused:
@@ -326,6 +298,8 @@ class RefusingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.fail_after is not None and len(self.delivered) >= self.fail_after:
+            return "451 4.3.0 Try again later"
         self.delivered.extend(envelope.rcpt_tos)
         return "250 Message accepted"
 
@@ -366,6 +340,29 @@ def test_an_address_the_mail_server_refuses_does_not_hold_up_the_others(
     age()
     assert notifications.drain_outbox() == 0
     assert Notification.objects.exclude(email_error="").count() == 1
+
+
+def test_a_send_that_fails_halfway_is_retried_for_the_rest_only(org, appeal, hr_admin, smtp_server):
+    """The real mail server takes the first message, then answers 451 (try later): the
+    sent row is marked, the rest are released for the retry, which sends only them."""
+    more_hr(2)
+    notifications.notify("appeal_opened", appeal)
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    smtp_server.fail_after = 1
+
+    with pytest.raises(smtplib.SMTPDataError):
+        notifications.send(ids)
+
+    assert len(smtp_server.delivered) == 1
+    assert Notification.objects.filter(emailed_at__isnull=False).count() == 1
+    # The failed and unsent rows are free again for the retry.
+    assert not Notification.objects.filter(emailed_at=None).exclude(claim="").exists()
+    smtp_server.fail_after = None
+    assert notifications.send(ids) == 2
+    assert notifications.send(ids) == 0
+    assert sorted(smtp_server.delivered) == sorted(
+        Notification.objects.values_list("recipient__email", flat=True)
+    )
 
 
 def test_a_row_another_sender_holds_is_left_to_it_unless_its_claim_is_stale(org, appeal, hr_admin):
