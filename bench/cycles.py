@@ -20,16 +20,16 @@ import datetime
 from contextlib import contextmanager
 
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, Count, F, When
 from django.test import TestCase
 from django.test.utils import override_settings
-from django.utils import timezone
 
 from appraisals import reminders, services
 from appraisals.models import Appraisal, Review
 from appraisals.tasks import send_reminders
 from perfcycle.celery import app as celery_app
+from perfcycle.insert_select import insert_history, insert_select
 from perfcycle.models import Cycle, Employee, Notification, User
 from perfcycle.notifications import SEND_BATCH
 
@@ -119,49 +119,6 @@ def measure_launch(ctx) -> list[Figure]:
     return [figure]
 
 
-def _quote(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _insert_select(model, given: dict[str, tuple[str, list]], source: str, params: list) -> int:
-    """``INSERT INTO model SELECT ... FROM source``: the columns in ``given`` from their
-    SQL expressions, every other column its default (the auto primary key left out)."""
-    columns, values, values_params = [], [], []
-    now = timezone.now()
-    for field in model._meta.concrete_fields:
-        if field.primary_key and field.get_internal_type().endswith("AutoField"):
-            continue
-        columns.append(_quote(field.column))
-        if field.column in given:
-            sql, extra = given[field.column]
-            values.append(sql)
-            values_params.extend(extra)
-            continue
-        auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-        default = now if auto else field.get_default()
-        values.append("%s")
-        values_params.append(field.get_db_prep_save(default, connection))
-    sql = (
-        f"INSERT INTO {_quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM {source}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values_params, *params])
-        return cursor.rowcount
-
-
-def _history_of(model, alias: str, *, actor: User, reason: str) -> dict[str, tuple[str, list]]:
-    """The history row of each ``model`` row of ``alias``: its columns, and who, when, why."""
-    given = {f.column: (f"{alias}.{_quote(f.column)}", []) for f in model._meta.concrete_fields}
-    given.update(
-        history_date=("%s", [timezone.now()]),
-        history_change_reason=("%s", [reason]),
-        history_type=("%s", ["+"]),
-        history_user_id=("%s", [actor.pk]),
-    )
-    return given
-
-
 def insert_select_launch(cycle: Cycle, *, actor: User) -> tuple[int, float, float]:
     """What the launch writes, by four plain statements: (appraisals written, seconds for
     the appraisals, seconds for everything)."""
@@ -178,36 +135,41 @@ def insert_select_launch(cycle: Cycle, *, actor: User) -> tuple[int, float, floa
     kinds = " UNION ALL ".join(f"SELECT '{kind}' AS kind" for kind in Review.Kind.values)
 
     def write():
-        return _insert_select(
+        return insert_select(
             Appraisal,
-            {
-                "cycle_id": ("%s", [cycle.pk]),
-                "employee_id": ("e.id", []),
-                "department_id": ("e.department_id", []),
-                "reviewer_id": ("e.reviewer", []),
+            source=f"({source}) e",
+            params=params,
+            copied={
+                "employee_id": "e.id",
+                "department_id": "e.department_id",
+                "reviewer_id": "e.reviewer",
             },
-            f"({source}) e",
-            list(params),
+            values={"cycle_id": cycle.pk},
         )
 
     def rest():
-        _insert_select(
+        insert_select(
             Review,
-            {"appraisal_id": ("a.id", []), "kind": ("k.kind", [])},
-            f"{appraisals} a CROSS JOIN ({kinds}) k WHERE a.cycle_id = %s",
-            [cycle.pk],
+            source=f"{appraisals} a CROSS JOIN ({kinds}) k WHERE a.cycle_id = %s",
+            params=[cycle.pk],
+            copied={"appraisal_id": "a.id", "kind": "k.kind"},
         )
-        _insert_select(
-            Appraisal.history.model,
-            _history_of(Appraisal, "a", actor=actor, reason="Launched"),
-            f"{appraisals} a WHERE a.cycle_id = %s",
-            [cycle.pk],
+        insert_history(
+            Appraisal,
+            source=f"{appraisals} a WHERE a.cycle_id = %s",
+            params=[cycle.pk],
+            alias="a",
+            actor=actor,
+            reason="Launched",
         )
-        _insert_select(
-            Review.history.model,
-            _history_of(Review, "r", actor=actor, reason="Launched"),
-            f"{reviews} r JOIN {appraisals} a ON a.id = r.appraisal_id WHERE a.cycle_id = %s",
-            [cycle.pk],
+        insert_history(
+            Review,
+            source=f"{reviews} r JOIN {appraisals} a ON a.id = r.appraisal_id "
+            "WHERE a.cycle_id = %s",
+            params=[cycle.pk],
+            alias="r",
+            actor=actor,
+            reason="Launched",
         )
 
     first, rows = timed(write)

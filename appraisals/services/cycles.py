@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -15,6 +16,7 @@ from simple_history.utils import bulk_create_with_history
 from perfcycle import access
 from perfcycle.broker import send_after_commit
 from perfcycle.hierarchy import subtree_sql
+from perfcycle.insert_select import insert_history, insert_select
 from perfcycle.models import Cycle, Department, Employee, RatingScale
 from perfcycle.notifications import notify
 from perfcycle.services import StaleEdit, _apply, cycle_create, stamp
@@ -310,7 +312,7 @@ def cycle_launch_request(*, actor, cycle: Cycle) -> CycleLaunch:
 
 @dataclass
 class _Eligibility:
-    eligible: list[tuple[int, int, int | None]]  # employee, department, reviewer
+    eligible: list[int]  # employee ids, in order
     excluded: list[dict[str, Any]]
     counts: dict[str, int]
 
@@ -346,33 +348,73 @@ def _eligibility(cycle: Cycle) -> _Eligibility:
                 }
             )
         people = people.filter(hire_date__lte=settings.hired_before)
-    rows = people.order_by("pk").values_list(
-        "pk", "department_id", "manager_id", "manager__is_active"
-    )
-    eligible = [
-        (pk, department, manager if manager_active else None)
-        for pk, department, manager, manager_active in rows
-    ]
+    eligible = list(people.order_by("pk").values_list("pk", flat=True))
     return _Eligibility(eligible=eligible, excluded=excluded, counts=counts)
 
 
-def _create_appraisals(cycle: Cycle, rows: list[tuple[int, int, int | None]], *, actor, reason):
-    appraisals = [
-        Appraisal(cycle=cycle, employee_id=pk, department_id=department, reviewer_id=reviewer)
-        for pk, department, reviewer in rows
-    ]
-    created = bulk_create_with_history(
-        appraisals, Appraisal, batch_size=_BATCH, default_user=actor, default_change_reason=reason
+# The reviewer an appraisal starts with: the person's manager, unless the manager has left
+# (then HR assigns one).
+_REVIEWER = Case(When(manager__is_active=True, then=F("manager_id")))
+
+
+def _create_appraisals(cycle: Cycle, employees: list[int], *, actor, reason: str) -> int:
+    """Appraise ``employees`` (ids of people without an appraisal in the cycle) in their
+    current department, with their two reviews and the history row of each; returns
+    the appraisals written.
+
+    Four ``INSERT ... SELECT`` statements, whatever the number of people: building the
+    objects and their history rows in Python cost many times what the database needs.
+    The unique constraint makes the cycle's appraisals of ``employees`` exactly the
+    ones written here.
+    """
+    if not employees:
+        return 0
+    people = (
+        Employee.objects.filter(pk__in=employees)
+        .annotate(reviewer=_REVIEWER)
+        .order_by("pk")
+        .values("id", "department_id", "reviewer")
     )
-    if any(a.pk is None for a in created):  # databases that return no keys
-        created = list(Appraisal.objects.filter(cycle=cycle, employee_id__in=[r[0] for r in rows]))
-    reviews = [
-        Review(appraisal_id=appraisal.pk, kind=kind)
-        for appraisal in created
-        for kind in (Review.Kind.SELF, Review.Kind.MANAGER)
-    ]
-    bulk_create_with_history(
-        reviews, Review, batch_size=_BATCH, default_user=actor, default_change_reason=reason
+    sql, params = people.query.sql_with_params()
+    created = insert_select(
+        Appraisal,
+        source=f"({sql}) e",
+        params=params,
+        copied={
+            "employee_id": "e.id",
+            "department_id": "e.department_id",
+            "reviewer_id": "e.reviewer",
+        },
+        values={"cycle_id": cycle.pk},
+    )
+    appraisals = Appraisal.objects.filter(cycle=cycle, employee_id__in=employees).order_by("pk")
+    sql, params = appraisals.query.sql_with_params()
+    # Each appraisal's self-review, then its manager review, as the objects were written.
+    kinds = " UNION ALL ".join(["SELECT %s AS kind, %s AS position"] * len(Review.Kind))
+    numbered = [v for position, kind in enumerate(Review.Kind.values) for v in (kind, position)]
+    insert_select(
+        Review,
+        source=f"({sql}) a CROSS JOIN ({kinds}) k ORDER BY a.id, k.position",
+        params=[*params, *numbered],
+        copied={"appraisal_id": "a.id", "kind": "k.kind"},
+    )
+    now = timezone.now()
+    insert_history(
+        Appraisal,
+        source=f"({sql}) a",
+        params=params,
+        alias="a",
+        actor=actor,
+        reason=reason,
+        when=now,
+    )
+    sql, params = (
+        Review.objects.filter(appraisal__in=appraisals.values("pk"))
+        .order_by("pk")
+        .query.sql_with_params()
+    )
+    insert_history(
+        Review, source=f"({sql}) r", params=params, alias="r", actor=actor, reason=reason, when=now
     )
     return created
 
@@ -410,7 +452,7 @@ def _run_launch(launch: CycleLaunch) -> CycleLaunch:
     cycle = launch.cycle
     found = _eligibility(cycle)
     have = set(Appraisal.objects.filter(cycle=cycle).values_list("employee_id", flat=True))
-    todo = [row for row in found.eligible if row[0] not in have]
+    todo = [pk for pk in found.eligible if pk not in have]
     CycleLaunch.objects.filter(pk=launch.pk).update(
         eligible=len(found.eligible),
         existing=len(found.eligible) - len(todo),
@@ -424,17 +466,17 @@ def _run_launch(launch: CycleLaunch) -> CycleLaunch:
         batch = todo[start : start + _BATCH]
         try:
             with transaction.atomic():
-                created += len(_create_appraisals(cycle, batch, actor=launch.actor, reason=reason))
+                created += _create_appraisals(cycle, batch, actor=launch.actor, reason=reason)
         except IntegrityError:
             # Someone added one of these people meanwhile (a late joiner): skip them.
             with transaction.atomic():
                 taken = set(
-                    Appraisal.objects.filter(
-                        cycle=cycle, employee_id__in=[r[0] for r in batch]
-                    ).values_list("employee_id", flat=True)
+                    Appraisal.objects.filter(cycle=cycle, employee_id__in=batch).values_list(
+                        "employee_id", flat=True
+                    )
                 )
-                rest = [r for r in batch if r[0] not in taken]
-                created += len(_create_appraisals(cycle, rest, actor=launch.actor, reason=reason))
+                rest = [pk for pk in batch if pk not in taken]
+                created += _create_appraisals(cycle, rest, actor=launch.actor, reason=reason)
         done = min(start + _BATCH, len(todo))
         CycleLaunch.objects.filter(pk=launch.pk).update(
             progress=5 + (94 * done) // max(len(todo), 1), created=created
@@ -512,14 +554,8 @@ def appraisal_add(*, actor, cycle: Cycle, employee: Employee, reason: str) -> Ap
         locked = _lock_appraisal(existing)
         locked.stage, locked.withdrawn_reason = _stage_reached(locked), ""
         return _save(locked, ["stage", "withdrawn_reason"], actor=actor, reason=reason)
-    reviewer = employee.manager if employee.manager and employee.manager.is_active else None
-    (appraisal,) = _create_appraisals(
-        locked_cycle,
-        [(employee.pk, employee.department_id, reviewer and reviewer.pk)],
-        actor=actor,
-        reason=reason,
-    )
-    return appraisal
+    _create_appraisals(locked_cycle, [employee.pk], actor=actor, reason=reason)
+    return Appraisal.objects.get(cycle=locked_cycle, employee=employee)
 
 
 @transaction.atomic

@@ -5,6 +5,9 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from appraisals import services
 from appraisals.models import (
@@ -16,6 +19,7 @@ from appraisals.models import (
     CycleSettings,
     Review,
 )
+from appraisals.services import cycles as cycle_services
 from goals import services as goal_services
 from perfcycle.models import Cycle, RatingLevel
 from perfcycle.services import StaleEdit
@@ -406,6 +410,37 @@ def test_launch_creates_an_appraisal_for_everyone_eligible(org, hr_admin, kpi_on
     assert Review.objects.filter(appraisal__cycle=kpi_only, status=Review.Status.DRAFT).count() == 8
     row = Appraisal.history.filter(employee=org.employee).get()
     assert row.history_user == hr_admin and row.history_change_reason == "Launched"
+
+
+def test_a_launch_writes_who_when_and_why_in_the_history_of_every_row(
+    org, hr_admin, kpi_only, people
+):
+    started = timezone.now()
+    done = launch(kpi_only, hr_admin)
+
+    appraisals = Appraisal.objects.filter(cycle=kpi_only)
+    reviews = Review.objects.filter(appraisal__cycle=kpi_only)
+    assert (appraisals.count(), reviews.count()) == (done.created, 2 * done.created) == (9, 18)
+    for model, rows in ((Appraisal, appraisals), (Review, reviews)):
+        tracked = model.history.model.tracked_fields
+        written = model.history.filter(id__in=rows.values("pk"))
+        assert written.count() == rows.count()  # one row each
+        by_id = {row.id: row for row in written}
+        for row in rows:
+            history = by_id[row.pk]
+            assert (history.history_type, history.history_user) == ("+", hr_admin)
+            assert history.history_change_reason == "Launched"
+            assert started <= history.history_date <= done.finished_at
+            assert {f.attname: getattr(history, f.attname) for f in tracked} == {
+                f.attname: getattr(row, f.attname) for f in tracked
+            }
+    _leaver, _newcomer, orphan = people
+    first = Appraisal.history.get(employee=orphan)
+    assert (first.reviewer, first.department, first.stage) == (None, org.sales, A.SELF_REVIEW)
+    first = Appraisal.history.get(employee=org.employee)
+    assert (first.reviewer, first.department) == (org.manager, org.sales_east)
+    kinds = Review.history.filter(appraisal__employee=org.employee).values_list("kind", "status")
+    assert sorted(kinds) == [("manager", "draft"), ("self", "draft")]
 
 
 def test_a_second_launch_adds_only_the_people_without_one(org, hr_admin, kpi_only):
@@ -931,31 +966,37 @@ def test_a_launch_the_broker_could_not_take_is_marked_failed_so_hr_can_launch_ag
     assert not CycleLaunch.objects.filter(status=CycleLaunch.Status.QUEUED).exists()
 
 
+def _queries_to_launch(hr_admin, name: str) -> int:
+    the_cycle = CycleFactory(name=name)
+    services.cycle_settings_update(
+        actor=hr_admin,
+        cycle=the_cycle,
+        data={"kpi_weight": 100, "competency_weight": 0},
+        expected_version=None,
+    )
+    request = services.cycle_launch_request(actor=hr_admin, cycle=the_cycle)
+    with CaptureQueriesContext(connection) as captured:
+        done = services.cycle_launch_run(launch_id=request.pk)
+    assert done.created == Appraisal.objects.filter(cycle=the_cycle).count()
+    assert Review.objects.filter(appraisal__cycle=the_cycle).count() == 2 * done.created
+    return len(captured.captured_queries)
+
+
 def test_a_launch_is_bulk_work_whatever_the_number_of_people(org, hr_admin):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def queries_to_launch(name: str) -> int:
-        the_cycle = CycleFactory(name=name)
-        services.cycle_settings_update(
-            actor=hr_admin,
-            cycle=the_cycle,
-            data={"kpi_weight": 100, "competency_weight": 0},
-            expected_version=None,
-        )
-        request = services.cycle_launch_request(actor=hr_admin, cycle=the_cycle)
-        with CaptureQueriesContext(connection) as captured:
-            done = services.cycle_launch_run(launch_id=request.pk)
-        assert done.created == Appraisal.objects.filter(cycle=the_cycle).count()
-        return len(captured.captured_queries)
-
-    few = queries_to_launch("Few")  # the 7 people of the org
+    few = _queries_to_launch(hr_admin, "Few")  # the 7 people of the org
     for _ in range(60):
         EmployeeFactory(department=org.sales_east, manager=org.manager)
-    many = queries_to_launch("Many")  # 67 people
-    if connection.vendor == "postgresql":
-        assert many == few  # batches of 2,000 rows: one statement per table here
-    else:
-        # SQLite caps a statement at 999 parameters, so a bulk insert splits every few
-        # dozen rows there; still nowhere near a query per person.
-        assert many - few <= (67 - 7) // 5
+    many = _queries_to_launch(hr_admin, "Many")  # 67 people, in one batch as the 7
+    assert many == few
+
+
+def test_a_launch_costs_the_same_statements_for_each_batch(org, hr_admin, monkeypatch):
+    monkeypatch.setattr(cycle_services, "_BATCH", 10)
+    one = _queries_to_launch(hr_admin, "One batch")  # the 7 people of the org
+    for _ in range(10):
+        EmployeeFactory(department=org.sales_east, manager=org.manager)
+    two = _queries_to_launch(hr_admin, "Two batches")  # 17 people
+    for _ in range(10):
+        EmployeeFactory(department=org.engineering, manager=org.other_manager)
+    three = _queries_to_launch(hr_admin, "Three batches")  # 27 people
+    assert two - one == three - two <= 8
