@@ -232,8 +232,8 @@ def team_goals(
 
     team = access.team_members(user)
     goals = (
-        access.goals_visible_to(user)
-        .filter(cycle=cycle, level=L.PERSONAL, employee__in=team)
+        access.team_goals_visible_to(user)
+        .filter(cycle=cycle, level=L.PERSONAL)
         .exclude(status=Goal.Status.DRAFT)
         .annotate(owner_weight=_person_weight_total(cycle))
     )
@@ -686,14 +686,22 @@ def coverage_weights(
     people without a counted goal are left out), asked of the database in one grouped
     query, so the page reads a count and a few rows rather than everyone who is off.
     """
-    return weights_off(
-        goals.filter(level=L.PERSONAL, employee__in=people.values("pk")),
-        cycle=cycle,
-        group=("employee",),
-        name=F("employee__user__full_name"),
-        number=F("employee__employee_number"),
-        department_name=F("employee__department__name"),
-    ).order_by("name", "employee")
+    theirs = goals.filter(level=L.PERSONAL, employee__in=people.values("pk"))
+    off = weights_off(theirs, cycle=cycle, group=("employee",))
+    # The totals are grouped by person alone (a narrow aggregate over the goals); names
+    # are joined to the few who are off, not to every goal of the cycle.
+    total = weights_off(theirs.filter(employee=OuterRef("pk")), cycle=cycle, group=("employee",))
+    return (
+        Employee.objects.filter(pk__in=off.values("employee"))
+        .values(
+            employee=F("pk"),
+            name=F("user__full_name"),
+            number=F("employee_number"),
+            department_name=F("department__name"),
+        )
+        .annotate(total=Subquery(total.values("total")))
+        .order_by("name", "pk")
+    )
 
 
 def coverage_people(

@@ -12,7 +12,10 @@ Roles (see DESIGN.md):
   department's subtree.
 
 Hierarchy access is derived by query (``perfcycle.hierarchy``), so a reorganisation
-changes access at once and nothing is written per person. Views, the API, exports, PDFs
+changes access at once and nothing is written per person. A manager's or partner's
+reach (the people below them, the departments they head or partner) is read in one
+statement per request and passed to the queries as ids (:func:`reach`): the database
+then knows how few rows a team holds and plans for them. Views, the API, exports, PDFs
 and e-mails ask this module; they never filter by role themselves.
 
 Functions come in two shapes: ``<things>_visible_to(user)`` returns a queryset scoped to
@@ -21,9 +24,10 @@ the user, and ``can_<verb>_<thing>(user, obj)`` answers for one object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -54,6 +58,7 @@ class Roles:
     employee: Employee | None
     is_manager: bool
     is_partner: bool
+    is_head: bool = False  # heads a department
 
     @property
     def sees_everyone(self) -> bool:
@@ -70,7 +75,7 @@ def roles(user) -> Roles:
         groups = set(user.groups.values_list("name", flat=True))
         # One query for the record and both ways of being a manager.
         employee = (
-            Employee.objects.select_related("user", "department", "position")
+            Employee.objects.select_related("user", "department", "position", "manager__user")
             .annotate(
                 _has_reports=Exists(Employee.objects.filter(manager=OuterRef("pk"))),
                 _heads=Exists(Department.objects.filter(head=OuterRef("pk"))),
@@ -85,14 +90,130 @@ def roles(user) -> Roles:
             employee=employee,
             is_manager=is_manager,
             is_partner=_partnered_roots(user).exists(),
+            is_head=bool(employee) and employee._heads,
         )
     user._perfcycle_roles = result
     return result
 
 
 def forget_roles(user) -> None:
-    """Drop the cached roles, after a change to the user's groups or place."""
+    """Drop the cached roles and reach, after a change to the user's groups or place."""
     user.__dict__.pop("_perfcycle_roles", None)
+    user.__dict__.pop("_perfcycle_reach", None)
+
+
+# --- reach: the parts of the organisation a user's place gives them ------------------
+
+# Reach larger than this is passed to queries as the tree query itself rather than as
+# ids: a list that long costs more to send than the planner's guess costs to run.
+INLINE_IDS = 5000
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Ids the user's place in the organisation gives them, read in one statement and
+    cached on the user for the request, like :class:`Roles`."""
+
+    below: list[int] = field(default_factory=list)  # people below them, any depth
+    headed: list[int] = field(default_factory=list)  # departments they head, with subtrees
+    headed_people: list[int] = field(default_factory=list)  # the people of those
+    partnered: list[int] = field(default_factory=list)  # departments they partner, subtrees
+
+
+def reach(user) -> Reach:
+    """The user's :class:`Reach`: empty for someone who neither manages nor partners."""
+    cached = getattr(user, "_perfcycle_reach", None)
+    if cached is not None:
+        return cached
+    r = roles(user)
+    parts = []
+    if r.employee is not None and r.is_manager:
+        headed = _headed_tree(r.employee)
+        parts.append(("below", descendants_sql(Employee, "manager", [r.employee.pk])))
+        parts.append(("headed", headed))
+        parts.append(("headed_people", Employee.objects.filter(department__in=headed).values("pk")))
+    if r.is_partner:
+        parts.append(("partnered", subtree_sql(Department, "parent", _partnered_roots(user))))
+    found: dict[str, list[int]] = {}
+    if parts:
+        selects, params = [], []
+        for index, (_name, expression) in enumerate(parts):
+            if isinstance(expression, QuerySet):
+                sql, extra = expression.query.sql_with_params()
+            else:
+                sql, extra = expression.sql, expression.params
+            selects.append(f"SELECT {index} AS part, part{index}.* FROM ({sql}) AS part{index}")
+            params.extend(extra)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            for index, pk in cursor.fetchall():
+                found.setdefault(parts[index][0], []).append(pk)
+    result = Reach(**found)
+    user._perfcycle_reach = result
+    return result
+
+
+def _union_of(model, parts: list[Q]) -> QuerySet:
+    """The ids of ``model`` rows matching any of ``parts``, as one UNION ALL subquery.
+
+    Each part on its own is an index lookup; OR-ed in one WHERE (across joins and
+    subqueries) they would make the database test every row against every part."""
+    first, *rest = [model.objects.filter(part).order_by().values("pk") for part in parts]
+    return first.union(*rest, all=True) if rest else first
+
+
+def _among(name: str, ids: list[int], tree) -> Q:
+    """``name`` in ``ids``; in ``tree`` (SQL that finds them) when the list is long."""
+    return Q(**{f"{name}__in": ids if len(ids) <= INLINE_IDS else tree()})
+
+
+def _headed_tree(employee: Employee):
+    return subtree_sql(Department, "parent", Department.objects.filter(head=employee).values("pk"))
+
+
+def in_below(user, name: str = "pk") -> Q:
+    """``name`` (an employee) is below the user in the reporting line, at any depth."""
+    me = roles(user).employee
+    return _among(name, reach(user).below, lambda: descendants_sql(Employee, "manager", [me.pk]))
+
+
+def in_headed(user, name: str = "pk") -> Q:
+    """``name`` (a department) is one the user heads, or below one."""
+    me = roles(user).employee
+    return _among(name, reach(user).headed, lambda: _headed_tree(me))
+
+
+def in_headed_people(user, name: str = "pk") -> Q:
+    """``name`` (an employee) works in a department the user heads, or below one."""
+    me = roles(user).employee
+
+    def tree():
+        return Employee.objects.filter(department__in=_headed_tree(me)).values("pk")
+
+    return _among(name, reach(user).headed_people, tree)
+
+
+def in_team(user, name: str = "pk") -> Q:
+    """``name`` (an employee) is in the user's team (:func:`team_members`)."""
+    me = roles(user).employee
+    found = reach(user)
+    ids = sorted((set(found.below) | set(found.headed_people)) - {getattr(me, "pk", None)})
+
+    def tree():
+        below = Q(pk__in=descendants_sql(Employee, "manager", [me.pk]))
+        headed = Q(department__in=_headed_tree(me))
+        return Employee.objects.filter(below | headed).exclude(pk=me.pk).values("pk")
+
+    return _among(name, ids, tree)
+
+
+def in_partnered(user, name: str = "pk") -> Q:
+    """``name`` (a department) is one the user partners, or below one."""
+    return _among(
+        name,
+        reach(user).partnered,
+        lambda: subtree_sql(Department, "parent", _partnered_roots(user)),
+    )
 
 
 # --- hierarchy building blocks ------------------------------------------------------
@@ -111,9 +232,7 @@ def _partnered_roots(user) -> QuerySet:
 
 def partnered_departments(user) -> QuerySet[Department]:
     """Every department an HR business partner covers: the granted ones and their subtrees."""
-    return Department.objects.filter(
-        pk__in=subtree_sql(Department, "parent", _partnered_roots(user))
-    )
+    return Department.objects.filter(in_partnered(user))
 
 
 def headed_departments(employee: Employee) -> QuerySet[Department]:
@@ -143,11 +262,9 @@ def employees_visible_to(user) -> QuerySet[Employee]:
     if r.employee is not None:
         condition |= Q(pk=r.employee.pk)
         if r.is_manager:
-            condition |= Q(pk__in=descendants_sql(Employee, "manager", [r.employee.pk]))
-            headed = Department.objects.filter(head=r.employee).values("pk")
-            condition |= Q(department__in=subtree_sql(Department, "parent", headed))
+            condition |= in_below(user) | in_headed_people(user)
     if r.is_partner:
-        condition |= Q(department__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+        condition |= in_partnered(user, "department")
     return Employee.objects.filter(condition)
 
 
@@ -157,9 +274,7 @@ def employees_changeable_by(user) -> QuerySet[Employee]:
     if r.hr_admin:
         return Employee.objects.all()
     if r.is_partner:
-        return Employee.objects.filter(
-            department__in=subtree_sql(Department, "parent", _partnered_roots(user))
-        )
+        return Employee.objects.filter(in_partnered(user, "department"))
     return Employee.objects.none()
 
 
@@ -342,13 +457,21 @@ def notifications_visible_to(user) -> QuerySet[Notification]:
 # imports the goals models inside the functions: ``goals`` stands on ``perfcycle``.
 
 
-def _goal_owner_in(departments) -> Q:
-    """Goals owned by the departments ``departments`` selects, their positions or people."""
-    return (
-        Q(department__in=departments)
-        | Q(position__department__in=departments)
-        | Q(employee__department__in=departments)
-    )
+def _goal_owner_in(user, departments) -> Q:
+    """Goals owned by the user's ``departments`` (:func:`in_headed` or
+    :func:`in_partnered`), their positions or people."""
+    first, *rest = _goal_owner_parts(user, departments)
+    for part in rest:
+        first |= part
+    return first
+
+
+def _goal_owner_parts(user, departments) -> list[Q]:
+    return [
+        departments(user, "department"),
+        departments(user, "position__department"),
+        departments(user, "employee__department"),
+    ]
 
 
 def _goals_managed_by(user) -> QuerySet:
@@ -362,22 +485,33 @@ def _goals_managed_by(user) -> QuerySet:
     from goals.models import Goal
 
     r = roles(user)
-    if r.hr_admin:
-        managed = Goal.objects.all()
-    else:
-        condition = Q(pk__in=[])
-        if r.executive:
-            condition |= Q(level=Goal.Level.COMPANY)
-        if r.employee is not None and r.is_manager:
-            headed = Department.objects.filter(head=r.employee).values("pk")
-            condition |= _goal_owner_in(subtree_sql(Department, "parent", headed))
-            condition |= Q(employee__in=descendants_sql(Employee, "manager", [r.employee.pk]))
-        if r.is_partner:
-            condition |= _goal_owner_in(subtree_sql(Department, "parent", _partnered_roots(user)))
-        managed = Goal.objects.filter(condition)
+    managed = Goal.objects.all() if r.hr_admin else Goal.objects.filter(_managed(user))
     if r.employee is not None:
         managed = managed.exclude(employee=r.employee)
     return managed
+
+
+def _managed(user) -> Q:
+    """The goals :func:`_goals_managed_by` gives someone who is no HR administrator, as a
+    condition (the user's own goals included: callers exclude them where it matters)."""
+    condition = Q(pk__in=[])
+    for part in _managed_parts(user):
+        condition |= part
+    return condition
+
+
+def _managed_parts(user) -> list[Q]:
+    from goals.models import Goal
+
+    r = roles(user)
+    parts = []
+    if r.executive:
+        parts.append(Q(level=Goal.Level.COMPANY))
+    if r.employee is not None and r.is_manager:
+        parts += [*_goal_owner_parts(user, in_headed), in_below(user, "employee")]
+    if r.is_partner:
+        parts += _goal_owner_parts(user, in_partnered)
+    return parts
 
 
 def goals_visible_to(user) -> QuerySet:
@@ -396,24 +530,40 @@ def goals_visible_to(user) -> QuerySet:
         return Goal.objects.all()
     if r.employee is None and not r.is_partner:
         return Goal.objects.none()
-    condition = Q(level=Goal.Level.COMPANY)
+    parts = [Q(level=Goal.Level.COMPANY)]
     if r.employee is not None:
         me = r.employee
         chain = [me.department_id, *ancestor_ids(Department, "parent", me.department_id)]
-        condition |= Q(level=Goal.Level.DEPARTMENT, department__in=chain)
-        condition |= Q(level=Goal.Level.POSITION, position__department__in=chain)
-        condition |= Q(employee=me)
+        parts.append(Q(level=Goal.Level.DEPARTMENT, department__in=chain))
+        parts.append(Q(level=Goal.Level.POSITION, position__department__in=chain))
+        parts.append(Q(employee=me))
         own = Goal.objects.filter(employee=me)
         # What my goals serve, even across branches: the parent and the grandparent (the
         # company objective above them is visible anyway).
-        condition |= Q(pk__in=own.values("parent")) | Q(pk__in=own.values("parent__parent"))
+        parts.append(Q(pk__in=own.values("parent")))
+        parts.append(Q(pk__in=own.values("parent__parent")))
     if r.is_manager or r.is_partner:
-        condition |= Q(pk__in=_goals_managed_by(user).values("pk"))
+        # What they manage; their own goals are visible anyway.
+        parts += _managed_parts(user)
     if r.is_manager:
-        team = Employee.objects.filter(pk__in=descendants_sql(Employee, "manager", [me.pk]))
-        condition |= Q(position__in=team.values("position"))
-        condition |= Q(level=Goal.Level.DEPARTMENT, department__in=team.values("department"))
-    return Goal.objects.filter(condition).exclude(cycle__status=Cycle.Status.DRAFT)
+        team = Employee.objects.filter(in_below(user))
+        parts.append(Q(position__in=team.values("position")))
+        parts.append(Q(level=Goal.Level.DEPARTMENT, department__in=team.values("department")))
+    return Goal.objects.filter(pk__in=_union_of(Goal, parts)).exclude(
+        cycle__status=Cycle.Status.DRAFT
+    )
+
+
+def team_goals_visible_to(user) -> QuerySet:
+    """The goals of the people a manager follows (:func:`team_members`): every one of
+    them is among :func:`goals_visible_to`, as the goals of people below the manager or
+    in the departments they head; asked for directly, the team's goals cost a lookup by
+    owner instead of the whole visibility condition."""
+    from goals.models import Goal
+
+    if not roles(user).is_manager:
+        return Goal.objects.none()
+    return Goal.objects.filter(in_team(user, "employee")).exclude(cycle__status=Cycle.Status.DRAFT)
 
 
 def can_view_goal(user, goal) -> bool:
@@ -557,17 +707,17 @@ def can_create_goal(user, *, level: str, owner=None) -> bool:
     if level == Goal.Level.PERSONAL and r.employee is not None and owner.pk == r.employee.pk:
         return True
     department_id = owner.pk if level == Goal.Level.DEPARTMENT else owner.department_id
-    covered = Department.objects.none()
+    covered = Q(pk__in=[])
     if r.employee is not None and r.is_manager:
-        headed = Department.objects.filter(head=r.employee).values("pk")
-        covered = covered | Department.objects.filter(
-            pk__in=subtree_sql(Department, "parent", headed)
-        )
-        if level == Goal.Level.PERSONAL and reports_under(r.employee).filter(pk=owner.pk).exists():
+        covered |= in_headed(user)
+        if (
+            level == Goal.Level.PERSONAL
+            and Employee.objects.filter(in_below(user), pk=owner.pk).exists()
+        ):
             return True
     if r.is_partner:
-        covered = covered | partnered_departments(user)
-    return covered.filter(pk=department_id).exists()
+        covered |= in_partnered(user)
+    return Department.objects.filter(covered, pk=department_id).exists()
 
 
 def departments_goal_settable_by(user) -> QuerySet[Department]:
@@ -580,10 +730,9 @@ def departments_goal_settable_by(user) -> QuerySet[Department]:
         return Department.objects.all()
     condition = Q(pk__in=[])
     if r.employee is not None and r.is_manager:
-        headed = Department.objects.filter(head=r.employee).values("pk")
-        condition |= Q(pk__in=subtree_sql(Department, "parent", headed))
+        condition |= in_headed(user)
     if r.is_partner:
-        condition |= Q(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+        condition |= in_partnered(user)
     return Department.objects.filter(condition)
 
 
@@ -595,8 +744,7 @@ def can_reopen_goal(user, goal) -> bool:
         return True
     if not r.is_partner or goal.owner is None:
         return False
-    covered = subtree_sql(Department, "parent", _partnered_roots(user))
-    return type(goal).objects.filter(_goal_owner_in(covered), pk=goal.pk).exists()
+    return type(goal).objects.filter(_goal_owner_in(user, in_partnered), pk=goal.pk).exists()
 
 
 def can_close_goal_setting(user, cycle: Cycle) -> bool:
@@ -626,12 +774,7 @@ def team_members(user) -> QuerySet[Employee]:
     r = roles(user)
     if r.employee is None or not r.is_manager:
         return Employee.objects.none()
-    me = r.employee
-    headed = Department.objects.filter(head=me).values("pk")
-    return Employee.objects.filter(
-        Q(pk__in=descendants_sql(Employee, "manager", [me.pk]))
-        | Q(department__in=subtree_sql(Department, "parent", headed))
-    ).exclude(pk=me.pk)
+    return Employee.objects.filter(in_team(user))
 
 
 # (goals API helper) check-ins follow their goal.
@@ -680,22 +823,30 @@ def appraisals_visible_to(user) -> QuerySet:
         return Appraisal.objects.exclude(cycle__status=Cycle.Status.DRAFT)
     if not getattr(user, "is_authenticated", False):
         return Appraisal.objects.none()
-    condition = Q(session__in=CalibrationSession.objects.filter(_sessions_granted(user)))
+    parts = [Q(session__in=CalibrationSession.objects.filter(_sessions_granted(user)))]
     if r.employee is not None:
         me = r.employee
-        condition |= Q(employee=me) | Q(reviewer=me)
+        parts += [Q(employee=me), Q(reviewer=me)]
         if r.is_manager:
-            headed = Department.objects.filter(head=me).values("pk")
-            below = descendants_sql(Employee, "manager", [me.pk])
-            condition |= Q(employee__in=below)
-            condition |= Q(department__in=subtree_sql(Department, "parent", headed))
+            parts += [in_below(user, "employee"), in_headed(user, "department")]
             # The reviews their reports write (HR may assign a reviewer from another
             # branch): the second-level approval is theirs.
-            condition |= Q(reviewer__in=below)
+            parts.append(in_below(user, "reviewer"))
     if r.is_partner:
-        covered = subtree_sql(Department, "parent", _partnered_roots(user))
-        condition |= Q(department__in=covered) | Q(employee__department__in=covered)
-    return Appraisal.objects.filter(condition).exclude(cycle__status=Cycle.Status.DRAFT)
+        parts += [in_partnered(user, "department"), in_partnered(user, "employee__department")]
+    return Appraisal.objects.filter(pk__in=_union_of(Appraisal, parts)).exclude(
+        cycle__status=Cycle.Status.DRAFT
+    )
+
+
+def own_appraisals(user) -> QuerySet:
+    """The user's own appraisals, which :func:`appraisals_visible_to` always holds."""
+    from appraisals.models import Appraisal
+
+    me = roles(user).employee
+    if me is None:
+        return Appraisal.objects.none()
+    return Appraisal.objects.filter(employee=me).exclude(cycle__status=Cycle.Status.DRAFT)
 
 
 def can_view_appraisal(user, appraisal) -> bool:
@@ -774,9 +925,8 @@ def appraisals_administrable_by(user) -> QuerySet:
     if r.hr_admin:
         administered = Appraisal.objects.all()
     elif r.is_partner:
-        covered = partnered_departments(user).values("pk")
         administered = Appraisal.objects.filter(
-            Q(department__in=covered) | Q(employee__department__in=covered)
+            in_partnered(user, "department") | in_partnered(user, "employee__department")
         )
     else:
         return Appraisal.objects.none()
@@ -999,11 +1149,10 @@ def department_results_visible_to(user) -> QuerySet[Department]:
     if r.sees_everyone:
         return Department.objects.all()
     condition = Q(pk__in=[])
-    if r.employee is not None:
-        headed = Department.objects.filter(head=r.employee).values("pk")
-        condition |= Q(pk__in=subtree_sql(Department, "parent", headed))
+    if r.employee is not None and r.is_manager:
+        condition |= in_headed(user)
     if r.is_partner:
-        condition |= Q(pk__in=subtree_sql(Department, "parent", _partnered_roots(user)))
+        condition |= in_partnered(user)
     return Department.objects.filter(condition)
 
 
@@ -1013,7 +1162,7 @@ def can_view_department_results(user) -> bool:
     r = roles(user)
     if r.sees_everyone or r.is_partner:
         return True
-    return r.employee is not None and Department.objects.filter(head=r.employee).exists()
+    return r.is_head
 
 
 def can_view_department_ranking(user) -> bool:

@@ -31,12 +31,7 @@ def home_my_appraisal(user, cycle):
     me = access.roles(user).employee
     if me is None or cycle is None:
         return {"appraisal": None}
-    appraisal = (
-        access.appraisals_visible_to(user)
-        .filter(cycle=cycle, employee=me)
-        .exclude(stage=A.WITHDRAWN)
-        .first()
-    )
+    appraisal = access.own_appraisals(user).filter(cycle=cycle).exclude(stage=A.WITHDRAWN).first()
     self_review = (
         None if appraisal is None else appraisal.reviews.filter(kind=Review.Kind.SELF).first()
     )

@@ -20,11 +20,7 @@ def home(request):
     cycle = selectors.current_cycle()
     context = {"roles": r, "current_cycle": cycle}
     if r.employee is not None:
-        context["me"] = (
-            Employee.objects.select_related("user", "department", "position", "manager__user")
-            .filter(pk=r.employee.pk)
-            .first()
-        )
+        context["me"] = r.employee  # read with its user, department, position and manager
         context["deadline"] = selectors.phase_deadline(cycle)
     if r.is_manager:
         context["team"] = _team(r.employee)
@@ -45,12 +41,13 @@ def home(request):
 
 def _team(manager: Employee) -> dict:
     direct = access.direct_reports(manager).filter(is_active=True)
+    reports = list(
+        direct.select_related("user", "position", "department").order_by("user__full_name")[
+            :TEAM_LIST_LIMIT
+        ]
+    )
     return {
-        "reports": list(
-            direct.select_related("user", "position", "department").order_by("user__full_name")[
-                :TEAM_LIST_LIMIT
-            ]
-        ),
-        "direct_count": direct.count(),
+        "reports": reports,
+        "direct_count": len(reports) if len(reports) < TEAM_LIST_LIMIT else direct.count(),
         "subtree_count": access.reports_under(manager).filter(is_active=True).count(),
     }

@@ -270,9 +270,29 @@ def test_it_scopes_a_manager_in_one_query_whatever_the_team_size(org, size):
     user = fresh(org.manager.user)
     access.roles(user)
     with CaptureQueriesContext(connection) as ctx:
+        reach = access.reach(user)
+    assert len(ctx.captured_queries) == 1  # the reach, read once for the request
+    assert len(reach.below) == size + 2
+    with CaptureQueriesContext(connection) as ctx:
         count = len(list(access.employees_visible_to(user)))
-    assert len(ctx.captured_queries) == 1
+        access.appraisals_visible_to(user).count()
+    assert len(ctx.captured_queries) == 2
     assert count == size + 3
+
+
+def test_a_long_reach_is_queried_as_the_tree_itself(org, monkeypatch):
+    """Past ``INLINE_IDS`` the reach goes to the database as the tree query, with the
+    same answer."""
+    for _ in range(6):
+        EmployeeFactory(department=org.sales_east, manager=org.employee)
+    user = fresh(org.manager.user)
+    inline = set(access.employees_visible_to(user))
+    monkeypatch.setattr(access, "INLINE_IDS", 2)
+    user = fresh(org.manager.user)
+    with CaptureQueriesContext(connection) as ctx:
+        as_tree = set(access.employees_visible_to(user))
+    assert as_tree == inline and len(inline) == 9
+    assert "RECURSIVE" in ctx.captured_queries[-1]["sql"]
 
 
 def test_it_lets_people_be_placed_only_where_the_user_has_hr_rights(org, hr_admin, partner):
