@@ -4,8 +4,10 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .hierarchy import subtree_sql
 from .models import Department, Position
 
 SEARCH_LENGTH = 100
@@ -114,6 +116,7 @@ class DirectoryFilterForm(forms.Form):
         queryset=Position.objects.none(),
         required=False,
         empty_label=_("All positions"),
+        help_text=_("Choose a department to list its positions."),
     )
     status = forms.ChoiceField(
         label=_("Status"),
@@ -129,11 +132,35 @@ class DirectoryFilterForm(forms.Form):
         super().__init__(data)
         self.label_suffix = ""
         self.fields["department"].queryset = departments.order_by("name")
-        self.fields["position"].queryset = positions.select_related("department").order_by(
+        field = self.fields["position"]
+        field.queryset = positions.select_related("department").order_by(
             "title", "department__name"
         )
+        # A position belongs to one department: the list offers the chosen department's
+        # positions (with its sub-departments' when asked), never every position of a
+        # large company. A position already in the URL stays chosen.
+        field.widget.choices = self._position_choices(field, data or {})
         if not show_status:
             del self.fields["status"]
+
+    def _position_choices(self, field, data) -> list:
+        choices = [("", field.empty_label)]
+        department = self._raw_id(data, "department")
+        chosen = self._raw_id(data, "position")
+        shown = field.queryset.none()
+        if department is not None:
+            in_department = Q(department=department)
+            if data.get("subdepartments"):
+                in_department = Q(department__in=subtree_sql(Department, "parent", [department]))
+            shown = field.queryset.filter(in_department)
+        if chosen is not None:
+            shown = shown | field.queryset.filter(pk=chosen)
+        return choices + [(p.pk, field.label_from_instance(p)) for p in shown]
+
+    @staticmethod
+    def _raw_id(data, name) -> int | None:
+        value = data.get(name)
+        return int(value) if isinstance(value, str) and value.isdigit() else None
 
     def filters(self) -> dict:
         """The valid filters; an invalid one (say, a stale department id) is ignored."""

@@ -88,6 +88,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
+        # Lists of people are ordered by name: the first page is read off this index.
+        indexes = [models.Index(fields=["full_name", "id"], name="user_full_name")]
 
     def __str__(self):
         return self.full_name or self.email

@@ -204,6 +204,29 @@ def test_it_filters_by_department_with_or_without_sub_departments_and_position(
     assert {n for _, n in rows(by_position)} == {"Emil Employee", "Petra Peer"}
 
 
+def _position_options(html: str) -> set[str]:
+    select = re.search(r'<select name="position".*?</select>', html, re.S).group(0)
+    return set(re.findall(r'<option value="(\d+)"', select))
+
+
+def test_it_offers_the_positions_of_the_chosen_department_only(client, org, employee):
+    """A large company has thousands of positions: the filter lists the chosen
+    department's (with its sub-departments' when asked), and keeps one already chosen."""
+    elsewhere = PositionFactory(department=org.sales)
+    client.force_login(employee)
+    url = reverse("directory")
+    assert _position_options(client.get(url).content.decode()) == set()
+    east = client.get(url, {"department": org.sales_east.pk}).content.decode()
+    assert _position_options(east) == {str(org.position.pk)}
+    sales = {"department": org.sales.pk}
+    assert _position_options(client.get(url, sales).content.decode()) == {str(elsewhere.pk)}
+    subtree = client.get(url, {**sales, "subdepartments": "on"}).content.decode()
+    assert _position_options(subtree) == {str(elsewhere.pk), str(org.position.pk)}
+    chosen = client.get(url, {"position": org.position.pk}).content.decode()
+    assert _position_options(chosen) == {str(org.position.pk)}
+    assert re.search(rf'<option value="{org.position.pk}" selected>', chosen)
+
+
 def test_it_pages_by_25_and_keeps_the_filters_in_the_page_links(client, org, employee):
     for i in range(30):
         EmployeeFactory(department=org.sales_east, user__full_name=f"Zed {i:02d}")
