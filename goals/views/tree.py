@@ -28,6 +28,9 @@ from ..list_forms import CycleFilterForm
 from ..models import Goal
 
 TREE_PAGE_SIZE = selectors.TREE_PAGE_SIZE
+# The first screen opens every company objective on this many of its department goals:
+# at 50,000 people, fifty objectives opened on fifty goals each is a page of 2,500 rows.
+FIRST_OPEN = 10
 # Each coverage section lists this many rows; the CSV export has them all.
 COVERAGE_SHOWN = 25
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -97,11 +100,22 @@ def _more(url: str, query: dict, *, page: int, left: int) -> dict | None:
     return {"url": f"{url}?{urlencode({**query, 'page': page})}", "left": left}
 
 
-def _children_more(goal: Goal, query: dict, *, page: int, shown: int) -> dict | None:
+def _start(request) -> int:
+    """Where a page of children starts (``start``: how many came before it)."""
+    try:
+        return min(max(0, int(request.GET.get("start", 0))), MAX_PAGE * TREE_PAGE_SIZE)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _children_more(goal: Goal, query: dict, *, start: int, shown: int) -> dict | None:
+    """The "show more" control after ``shown`` children from ``start``: the next page
+    starts where these end."""
+    left = goal.child_count - start - shown
+    if left <= 0:
+        return None
     url = reverse("goals:tree_children", args=[goal.pk])
-    return _more(
-        url, query, page=page + 1, left=goal.child_count - (page - 1) * TREE_PAGE_SIZE - shown
-    )
+    return {"url": f"{url}?{urlencode({**query, 'start': start + shown})}", "left": left}
 
 
 @login_required
@@ -122,11 +136,12 @@ def tree(request):
     if cycle is not None:
         offset = (page - 1) * TREE_PAGE_SIZE
         roots, total = selectors.goal_tree_roots(scope, cycle=cycle, offset=offset)
-        # Every objective on the screen opens on its department goals (one query for all).
-        first = selectors.goal_tree_first_children(scope, parents=roots)
+        # Every objective on the screen opens on its first department goals (one query
+        # for all); "show more" brings the rest a page at a time.
+        first = selectors.goal_tree_first_children(scope, parents=roots, limit=FIRST_OPEN)
         for root in roots:
             root.is_open, root.open_children = True, first[root.pk]
-            root.more = _children_more(root, carried, page=1, shown=len(root.open_children))
+            root.more = _children_more(root, carried, start=0, shown=len(root.open_children))
         query = {**carried, "cycle": cycle.pk}
         context.update(
             nodes=roots,
@@ -152,15 +167,15 @@ def tree_children(request, pk):
         return redirect("goals:detail", pk=goal.pk)
     # Counted within the filters, as the row that offered to open it was.
     goal = access.get_visible_or_404(selectors.with_tree_child_count(visible, scope), pk=pk)
-    page = _page_number(request)
-    nodes = selectors.goal_tree_children(scope, parent=goal, offset=(page - 1) * TREE_PAGE_SIZE)
+    start = _start(request)
+    nodes = selectors.goal_tree_children(scope, parent=goal, offset=start)
     context = {
         "parent": goal,
         "nodes": nodes,
         "carried": urlencode(carried),
-        "more": _children_more(goal, carried, page=page, shown=len(nodes)),
+        "more": _children_more(goal, carried, start=start, shown=len(nodes)),
     }
-    template = "goals/tree.html#level" if page == 1 else "goals/tree.html#items"
+    template = "goals/tree.html#level" if start == 0 else "goals/tree.html#items"
     return render(request, template, context)
 
 

@@ -387,19 +387,30 @@ def test_it_pages_a_level_with_thousands_of_goals(client, cascade, org, hr_admin
     assert len(nodes(first)) == 50
     more = re.search(r'<li class="tree-more">.*?</li>', first, re.S).group(0)
     assert "Show more (70 left)" in more
-    page2 = children_url(cascade.bookings, page=2).replace("&", "&amp;")
+    page2 = children_url(cascade.bookings, start=50).replace("&", "&amp;")
     assert f'hx-get="{page2}"' in more and 'hx-target="closest li"' in more
     assert 'hx-swap="outerHTML"' in more
 
-    second = client.get(children_url(cascade.bookings, page=2), **HTMX).content.decode()
+    second = client.get(children_url(cascade.bookings, start=50), **HTMX).content.decode()
     assert not second.strip().startswith("<ul")  # more items for the same list
     assert len(nodes(second)) == 50 and "Show more (20 left)" in second
-    third = client.get(children_url(cascade.bookings, page=3), **HTMX).content.decode()
+    third = client.get(children_url(cascade.bookings, start=100), **HTMX).content.decode()
     assert len(nodes(third)) == 20 and "Show more" not in third
     seen = [pk for page in (first, second, third) for pk, _title in nodes(page)]
     assert len(seen) == len(set(seen)) == 120
-    beyond = client.get(children_url(cascade.bookings, page=9), **HTMX).content.decode()
+    beyond = client.get(children_url(cascade.bookings, start=400), **HTMX).content.decode()
     assert nodes(beyond) == []
+
+
+@pytest.mark.parametrize("start", ["abc", "-3", "99999999999999999999"])
+def test_it_reads_a_bad_start_of_children_as_the_first_page_or_beyond(
+    start, client, cascade, hr_admin
+):
+    client.force_login(hr_admin)
+    response = client.get(children_url(cascade.grow, start=start), **HTMX)
+    assert response.status_code == 200
+    expected = [] if start.startswith("9") else [cascade.sales.pk]
+    assert [pk for pk, _title in nodes(response.content.decode())] == expected
 
 
 def test_it_pages_the_company_objectives_and_their_first_level(client, cascade, org, hr_admin):
@@ -424,8 +435,8 @@ def test_it_pages_the_company_objectives_and_their_first_level(client, cascade, 
     assert "57 company objectives" in html
     shown = titles(html)
     assert shown[:2] == ["Grow revenue", "Sales revenue"]
-    assert len([t for t in shown if t.startswith(("Sales", "Grow"))]) == 51  # 1 + first 50
-    assert "Show more (11 left)" in html  # Grow revenue's 61 department goals
+    assert len([t for t in shown if t.startswith(("Sales", "Grow"))]) == 11  # 1 + first 10
+    assert "Show more (51 left)" in html  # Grow revenue's 61 department goals
     assert "Show more (7 left)" in html  # 57 objectives, 50 on the screen
     html = client.get(tree_url(cascade.grow.cycle, page=2), **HTMX).content.decode()
     assert "<html" not in html
