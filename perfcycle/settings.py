@@ -108,8 +108,12 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # No JIT compilation: PostgreSQL compiles a query whose estimated cost is high, and for
     # the grouped queries of a page that takes longer than running them (the cycle
     # dashboard at 50,000 people: 1.7 s with JIT, 0.8 s without; see bench/).
+    # Reports group and sort every appraisal or goal of a cycle: with the default 4 MB
+    # of working memory, at 50,000 people those spill to disk (the coverage page's
+    # weight totals, the dashboard's sorts). PG_WORK_MEM overrides it.
+    work_mem = env.str("PG_WORK_MEM", default="32MB")
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    options["options"] = f"{options.get('options', '')} -c jit=off -c work_mem={work_mem}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "perfcycle.User"
