@@ -278,7 +278,13 @@ class Goal(models.Model):
         verbose_name_plural = _("goals")
         ordering = ["cycle", "level", "-weight", "title"]
         indexes = [
-            models.Index(fields=["cycle", "level", "status"], name="goal_cycle_level_status"),
+            # With the owner and the weight, the weight totals of a whole cycle (coverage,
+            # goal setting's close) are read from the index alone, not the wide table.
+            models.Index(
+                fields=["cycle", "level", "status", "employee"],
+                include=["weight"],
+                name="goal_cycle_level_status",
+            ),
             models.Index(fields=["cycle", "employee"], name="goal_cycle_employee"),
             models.Index(fields=["cycle", "position"], name="goal_cycle_position"),
             models.Index(fields=["cycle", "department"], name="goal_cycle_department"),
