@@ -4,15 +4,17 @@ ValidationError is put back on the form (``add_service_errors``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from goals.forms import ServiceErrorsMixin
 from perfcycle.forms import SEARCH_LENGTH, STALE_PAGE, search_text
-from perfcycle.models import Department, Employee, RatingLevel
+from perfcycle.models import Department, RatingLevel, User
 
-from .calibration_grid import SORTS, UNRATED, GridFilters, panel_candidates
+from .calibration_grid import SORTS, UNRATED, GridFilters, panel_candidates, panel_matches
 
 
 class PersonChoiceField(forms.ModelMultipleChoiceField):
@@ -35,15 +37,94 @@ def _participants_field() -> PersonChoiceField:
         label=_("Panel"),
         queryset=get_user_model().objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=forms.CheckboxSelectMultiple,
         help_text=_(
             "Managers and HR business partners who see the grid and may move ratings. "
-            "Hold Ctrl (or ⌘) to choose several."
+            "Untick someone to take them off; find others to add below."
         ),
     )
 
 
-class SessionOpenForm(ServiceErrorsMixin, forms.Form):
+class PanelSearchForm(forms.Form):
+    """The panel picker's search (GET, ``panel_q``). Through HTMX the people ticked among
+    earlier matches come along as ``participants``, so new matches keep them ticked."""
+
+    panel_q = forms.CharField(
+        label=_("Find a manager or HR partner"),
+        required=False,
+        max_length=SEARCH_LENGTH,
+        # Its form is the page's search form (``panel-find``), outside the panel's
+        # POST form: searching never posts the panel.
+        widget=forms.TextInput(attrs={"type": "search", "form": "panel-find"}),
+        help_text=_("Part of a name, an e-mail address or an employee number."),
+    )
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.label_suffix = ""
+
+    def text(self) -> str:
+        self.is_valid()
+        return search_text(self, "panel_q")
+
+    def ticked(self) -> set[int]:
+        return _ticked(self.data, "participants")
+
+
+def _ticked(data, name: str) -> set[int]:
+    """The user pks a list of checkboxes sent; anything else is left out."""
+    values = forms.CheckboxSelectMultiple().value_from_datadict(data, {}, name) or []
+    return {int(value) for value in values if str(value).isdigit()}
+
+
+@dataclass(frozen=True)
+class PanelChoice:
+    """One person's checkbox in the panel picker."""
+
+    user: User
+    label: str
+    checked: bool
+
+
+class PanelPickerMixin:
+    """A ``participants`` field that validates against every panel candidate but lists
+    only the panel, the people ticked on the page, and the people a search found (at
+    most ``PANEL_MATCHES``): a company has thousands of candidates.
+
+    ``panel_rows`` (the panel, ticked unless unticked on a form sent back),
+    ``picked_rows`` (others ticked on the page), ``match_rows`` and ``more_matches`` are
+    what the template shows; the widget's choices are the same people."""
+
+    def _pick(self, *, panel, search: PanelSearchForm | None) -> None:
+        field = self.fields["participants"]
+        candidates = panel_candidates(keep=panel)
+        # Validation is against every candidate; assigning the queryset resets the
+        # widget's choices, so they are set after it.
+        field.queryset = candidates
+        on_panel = {user.pk for user in panel}
+        if self.is_bound:
+            ticked = _ticked(self.data, self.add_prefix("participants"))
+        else:
+            ticked = on_panel | (search.ticked() if search else set())
+            self.initial["participants"] = sorted(ticked)
+        others = ticked - on_panel
+        picked = list(candidates.filter(pk__in=others)) if others else []
+        self.search_text = search.text() if search else ""
+        matches, self.more_matches = panel_matches(self.search_text, exclude=[*panel, *picked])
+
+        def row(user, checked: bool) -> PanelChoice:
+            return PanelChoice(user, field.label_from_instance(user), checked)
+
+        self.panel_rows = [row(user, user.pk in ticked) for user in panel]
+        self.picked_rows = [row(user, True) for user in picked]
+        self.match_rows = [row(user, False) for user in matches]
+        field.widget.choices = [
+            (choice.user.pk, choice.label)
+            for choice in self.panel_rows + self.picked_rows + self.match_rows
+        ]
+
+
+class SessionOpenForm(PanelPickerMixin, ServiceErrorsMixin, forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=120,
@@ -60,22 +141,20 @@ class SessionOpenForm(ServiceErrorsMixin, forms.Form):
     )
     participants = _participants_field()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, search: PanelSearchForm | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
         self.fields["departments"].queryset = Department.objects.order_by("name", "pk")
-        self.fields["participants"].queryset = panel_candidates()
+        self._pick(panel=[], search=search)
 
 
-class ParticipantsForm(ServiceErrorsMixin, forms.Form):
+class ParticipantsForm(PanelPickerMixin, ServiceErrorsMixin, forms.Form):
     participants = _participants_field()
 
-    def __init__(self, *args, panel=(), **kwargs):
+    def __init__(self, *args, panel=(), search: PanelSearchForm | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
-        self.fields["participants"].queryset = panel_candidates(keep=panel)
-        if not self.is_bound:
-            self.initial["participants"] = [user.pk for user in panel]
+        self._pick(panel=list(panel), search=search)
 
 
 class MoveForm(ServiceErrorsMixin, forms.Form):
@@ -118,8 +197,12 @@ class GridFilterForm(forms.Form):
         empty_value=None,
         help_text=_("Includes its sub-departments."),
     )
-    reviewer = forms.TypedChoiceField(
-        label=_("Manager"), required=False, coerce=int, empty_value=None
+    # A search, not a list of every manager: a session of thousands has hundreds.
+    reviewer = forms.CharField(
+        label=_("Manager"),
+        required=False,
+        max_length=SEARCH_LENGTH,
+        help_text=_("Part of a name, or an employee number."),
     )
     level = forms.ChoiceField(label=_("Rating"), required=False)
     moved = forms.BooleanField(label=_("Moved only"), required=False)
@@ -139,16 +222,12 @@ class GridFilterForm(forms.Form):
         data,
         *,
         departments: list[Department],
-        reviewers: list[Employee],
         levels: list[RatingLevel],
     ):
         super().__init__(data)
         self.label_suffix = ""
         self.fields["department"].choices = [("", _("All departments"))] + [
             (d.pk, d.name) for d in departments
-        ]
-        self.fields["reviewer"].choices = [("", _("All managers"))] + [
-            (e.pk, e.user.full_name) for e in reviewers
         ]
         self.fields["level"].choices = (
             [("", _("Any rating"))]
@@ -164,7 +243,7 @@ class GridFilterForm(forms.Form):
         return GridFilters(
             q=q,
             department=data.get("department"),
-            reviewer=data.get("reviewer"),
+            reviewer=search_text(self, "reviewer"),
             level=data.get("level") or "",
             moved=bool(data.get("moved")),
             sort=sort if sort in SORTS else "name",

@@ -31,6 +31,8 @@ A = Appraisal.Stage
 # The level filter's value for people with no rating yet.
 UNRATED = "none"
 SORTS = ("name", "-score", "score", "department")
+# The panel picker lists at most this many people found by a search.
+PANEL_MATCHES = 20
 
 
 # --- the sessions of a cycle ------------------------------------------------------------
@@ -80,6 +82,25 @@ def panel_candidates(*, keep=()) -> QuerySet:
     )
 
 
+def panel_matches(q: str, *, exclude=(), limit: int = PANEL_MATCHES) -> tuple[list, bool]:
+    """The panel candidates found by ``q`` (part of a name, an e-mail address or an
+    employee number, as the directory searches), by name, leaving out the users in
+    ``exclude`` (already on the form): at most ``limit`` of them, and whether there are
+    more. One query; an empty ``q`` finds nobody, so the page never lists everyone."""
+    if not q:
+        return [], False
+    # Every condition on the user row itself (the number through a subquery, not the
+    # join), so PostgreSQL filters the users before joining them: with the number on
+    # the join, a search that matches nobody joined all 50,000 users one by one (1 s).
+    numbered = Employee.objects.filter(employee_number__icontains=q).values("user")
+    found = list(
+        panel_candidates()
+        .filter(Q(full_name__icontains=q) | Q(email__icontains=q) | Q(pk__in=numbered))
+        .exclude(pk__in=[u.pk for u in exclude])[: limit + 1]
+    )
+    return found[:limit], len(found) > limit
+
+
 def panel_of(session: CalibrationSession) -> list:
     """The users sitting on the panel (granted directly), by name."""
     from guardian.shortcuts import get_users_with_perms
@@ -118,7 +139,7 @@ class GridFilters:
 
     q: str = ""
     department: int | None = None
-    reviewer: int | None = None
+    reviewer: str = ""  # part of the manager's name, or their employee number
     level: str = ""  # a RatingLevel pk, UNRATED, or "" for any
     moved: bool = False
     sort: str = "name"
@@ -139,7 +160,10 @@ def filter_grid(appraisals: QuerySet[Appraisal], filters: GridFilters) -> QueryS
             department__in=subtree_sql(Department, "parent", [filters.department])
         )
     if filters.reviewer:
-        appraisals = appraisals.filter(reviewer_id=filters.reviewer)
+        appraisals = appraisals.filter(
+            Q(reviewer__user__full_name__icontains=filters.reviewer)
+            | Q(reviewer__employee_number__icontains=filters.reviewer)
+        )
     if filters.level == UNRATED:
         appraisals = appraisals.filter(rating_id__isnull=True)
     elif filters.level:
@@ -176,13 +200,13 @@ def grid_departments(session: CalibrationSession) -> list[Department]:
     )
 
 
-def grid_reviewers(session: CalibrationSession) -> list[Employee]:
-    """The reviewers of the people in the session (the manager filter)."""
-    return list(
-        Employee.objects.filter(pk__in=Appraisal.objects.filter(session=session).values("reviewer"))
-        .select_related("user")
-        .order_by("user__full_name", "pk")
-    )
+def page_rows(appraisals: QuerySet[Appraisal], pks: list[int]) -> list[Appraisal]:
+    """The rows of one page of the grid, in the order of ``pks``: the page is cut from
+    the pks alone (ordering 2,000 people by name needs only their names), then its rows
+    are fetched with everything they show, rather than every row joined to its names
+    and levels before the sort."""
+    rows = {row.pk: row for row in appraisals.filter(pk__in=pks).order_by()}
+    return [rows[pk] for pk in pks if pk in rows]
 
 
 def adjustments_log(

@@ -4,6 +4,10 @@
 * ``session``: the grid of everyone in a session (filters and search in the URL, 50 a
   page), the distribution against the guideline, a move form per row, the adjustments
   log; HR changes the panel and closes the session (the ratings become final).
+
+The panel is chosen with a picker (on the session and in the form opening one): the
+panel as checkboxes and a search (``panel_q``) for the others, never a list of every
+manager. An HTMX search targets ``#panel-matches`` and gets only the matches back.
 * ``release``: HR releases the final results, all at once or by department.
 
 Sessions are fetched through ``perfcycle.access`` (a session the user does not sit on is
@@ -31,6 +35,7 @@ from .. import reports, services
 from ..calibration_forms import (
     GridFilterForm,
     MoveForm,
+    PanelSearchForm,
     ParticipantsForm,
     ReleaseForm,
     SessionOpenForm,
@@ -39,6 +44,9 @@ from ..models import CalibrationSession
 
 PAGE_SIZE = 50
 LOG_PAGE_SIZE = 20
+# The panel picker's matches; an HTMX search targets them and gets only them back.
+PANEL_MATCHES = "panel-matches"
+PANEL_MATCHES_TEMPLATE = "appraisals/calibration_panel_picker.html#matches"
 # A closing message names at most this many people still waiting for their review.
 NAMES_SHOWN = 20
 P = Cycle.Status
@@ -46,6 +54,16 @@ P = Cycle.Status
 
 def _page(request, items, param: str, size: int):
     return page_of(request, items, size=size, param=param)
+
+
+def _panel_search(request) -> bool:
+    """Whether this is the panel picker's HTMX search (the matches only)."""
+    return (
+        request.method == "GET"
+        and bool(request.htmx)
+        and request.htmx.target == PANEL_MATCHES
+        and not request.htmx.history_restore_request
+    )
 
 
 # --- a cycle's sessions ------------------------------------------------------------------
@@ -60,9 +78,16 @@ def calibration(request, pk):
     sessions = grid.sessions_of_cycle(user=user, cycle=cycle)
     # Anyone else sees the page only for the sessions they sit on.
     access.require(may_open or sessions.exists())
-    form = None
+    form = panel_search = None
     if may_open:
-        form = SessionOpenForm(request.POST if request.method == "POST" else None)
+        panel_search = PanelSearchForm(request.GET)
+        if request.method == "POST":
+            form = SessionOpenForm(request.POST)
+        else:
+            form = SessionOpenForm(search=panel_search)
+    if _panel_search(request):
+        access.require(may_open)
+        return render(request, PANEL_MATCHES_TEMPLATE, {"form": form})
     if request.method == "POST":
         access.require(may_open)
         if form.is_valid():
@@ -92,6 +117,7 @@ def calibration(request, pk):
         "cycle": cycle,
         "page_obj": _page(request, sessions, "page", PAGE_SIZE),
         "form": form,
+        "panel_search": panel_search,
         "may_open": may_open,
         "open_phase": cycle.status in (P.MANAGER_REVIEW, P.CALIBRATION),
         "ready_outside": grid.ready_outside_sessions(cycle) if may_open else None,
@@ -123,11 +149,12 @@ def _grid(request, session: CalibrationSession) -> dict:
     form = GridFilterForm(
         request.GET,
         departments=grid.grid_departments(session),
-        reviewers=grid.grid_reviewers(session),
         levels=levels,
     )
     filters = form.filters()
     shown = grid.filter_grid(_appraisals(request.user, session), filters)
+    page = _page(request, shown.values_list("pk", flat=True), "page", PAGE_SIZE)
+    page.object_list = grid.page_rows(shown, list(page.object_list))
     guideline, tolerance = reports.guideline_of(cycle)
     may_move = (
         session.status == CalibrationSession.Status.OPEN
@@ -140,7 +167,7 @@ def _grid(request, session: CalibrationSession) -> dict:
         "levels": levels,
         "filter_form": form,
         "filtered": filters.active,
-        "page_obj": _page(request, shown, "page", PAGE_SIZE),
+        "page_obj": page,
         "distribution": grid.rating_distribution(
             shown,
             levels=levels,
@@ -170,15 +197,17 @@ def _render_session(
     may_run = access.can_run_cycle(user, session.cycle)
     panel = grid.panel_of(session)
     is_open = session.status == CalibrationSession.Status.OPEN
-    if may_run and is_open and participants_form is None:
-        participants_form = ParticipantsForm(panel=panel)
+    panel_search = PanelSearchForm(request.GET) if may_run and is_open else None
+    if panel_search is not None and participants_form is None:
+        participants_form = ParticipantsForm(panel=panel, search=panel_search)
     context = {
         **_grid(request, session),
         **_log(request, session),
         "panel": panel,
         "may_run": may_run,
         "is_open": is_open,
-        "participants_form": participants_form if may_run and is_open else None,
+        "participants_form": participants_form if panel_search is not None else None,
+        "panel_search": panel_search,
         "own_hidden": grid.holds_own_unreleased(session, access.roles(user).employee),
         "move": move or {},
         "errors": errors or [],
@@ -192,7 +221,20 @@ def _render_session(
 @login_required
 @require_GET
 def session_detail(request, pk):
-    return _render_session(request, _get_session(request.user, pk))
+    session = _get_session(request.user, pk)
+    if _panel_search(request):
+        return _panel_matches(request, session)
+    return _render_session(request, session)
+
+
+def _panel_matches(request, session: CalibrationSession):
+    """The panel picker's matches for an HTMX search: only for who may change the panel."""
+    access.require(
+        access.can_run_cycle(request.user, session.cycle)
+        and session.status == CalibrationSession.Status.OPEN
+    )
+    form = ParticipantsForm(panel=grid.panel_of(session), search=PanelSearchForm(request.GET))
+    return render(request, PANEL_MATCHES_TEMPLATE, {"form": form})
 
 
 def _back(session, query: str, anchor: str = "") -> str:
@@ -344,7 +386,6 @@ def session_export(request, pk):
     form = GridFilterForm(
         request.GET,
         departments=grid.grid_departments(session),
-        reviewers=grid.grid_reviewers(session),
         levels=levels,
     )
     shown = grid.filter_grid(_appraisals(request.user, session), form.filters())

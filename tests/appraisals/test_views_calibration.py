@@ -89,6 +89,17 @@ def grid_names(html) -> list[str]:
 
 
 DISTRIBUTION = r'<table class="table calibration-distribution-table">.*?</table>'
+PANEL_SEARCH = {**HTMX, "HTTP_HX_TARGET": "panel-matches"}
+
+
+def picker(html) -> dict[int, bool]:
+    """The people the panel picker lists, in order: {user pk: ticked}."""
+    found = re.findall(
+        r'<input type="checkbox" name="participants" value="(\d+)" '
+        r'id="participant-\d+"( checked)?>',
+        html,
+    )
+    return {int(pk): bool(checked) for pk, checked in found}
 
 
 def distribution_rows(html) -> dict[str, str]:
@@ -118,7 +129,9 @@ def test_it_lists_the_sessions_with_their_size_and_what_is_left_outside(
     assert "Sales" in row and '<td class="num">3</td>' in row
     # Everyone else was made ready too: Cora, Otto, Olga and Hana are in no session.
     assert "4 appraisals ready" in html
-    assert 'name="departments"' in html and 'name="participants"' in html
+    assert 'name="departments"' in html and 'name="panel_q"' in html
+    # The panel is found by a search: without one, no candidate is listed.
+    assert picker(html) == {}
     assert f'href="{reverse("appraisals:release", args=[session.cycle.pk])}"' in html
 
 
@@ -171,6 +184,7 @@ def test_a_panel_member_sees_their_sessions_and_cannot_open_one(
     html = client.get(url).content.decode()
     assert "Sales division" in html
     assert 'name="participants"' not in html and "ready for calibration" not in html
+    assert 'name="panel_q"' not in html
     assert client.post(url, {"name": "Mine", "departments": [org.sales.pk]}).status_code == 403
     client.force_login(employee)
     assert client.get(url).status_code == 403
@@ -182,6 +196,43 @@ def test_the_sessions_page_refuses_other_methods(client, hr_admin, session):
     url = reverse("appraisals:calibration", args=[session.cycle.pk])
     assert client.put(url).status_code == 405
     assert client.delete(url).status_code == 405
+
+
+def test_the_open_form_finds_its_panel_by_a_search(client, org, hr_admin, appraisal_cycle):
+    cycle = at_phase(appraisal_cycle, P.MANAGER_REVIEW)
+    make_ready(cycle, Appraisal.objects.filter(cycle=cycle))
+    url = reverse("appraisals:calibration", args=[cycle.pk])
+    client.force_login(hr_admin)
+    # Without JavaScript, "Find" reloads the page with the search.
+    html = client.get(url, {"panel_q": "mona"}).content.decode()
+    assert picker(html) == {org.manager.user.pk: False}
+    assert 'value="mona"' in html and "1 person found" in html
+    assert f'<form id="panel-find" method="get" action="{url}#open"' in html
+    # Through HTMX, the matches only; the people ticked so far stay ticked.
+    response = client.get(
+        url, {"panel_q": "example.com", "participants": [org.manager.user.pk]}, **PANEL_SEARCH
+    )
+    fragment = response.content.decode()
+    assert response.status_code == 200 and "<html" not in fragment
+    assert picker(fragment) == {
+        org.manager.user.pk: True,
+        org.ceo.user.pk: False,
+        org.hr.user.pk: False,
+        org.other_manager.user.pk: False,
+    }
+    # A form sent back with an error keeps who was ticked, and only them.
+    response = client.post(url, {"name": "", "participants": [org.manager.user.pk]})
+    assert response.status_code == 400
+    assert picker(response.content.decode()) == {org.manager.user.pk: True}
+
+
+def test_only_hr_searches_for_the_open_form(client, org, session, panelist, employee):
+    url = reverse("appraisals:calibration", args=[session.cycle.pk])
+    client.force_login(panelist)
+    assert client.get(url, {"panel_q": "mona"}, **PANEL_SEARCH).status_code == 403
+    assert picker(client.get(url, {"panel_q": "mona"}).content.decode()) == {}
+    client.force_login(employee)
+    assert client.get(url, {"panel_q": "mona"}, **PANEL_SEARCH).status_code == 403
 
 
 # --- the session grid ----------------------------------------------------------------------
@@ -389,8 +440,9 @@ def test_it_filters_by_department_manager_rating_and_name(client, org, session, 
 
     assert names(department=org.sales_east.pk) == ["Emil Employee", "Petra Peer"]
     assert names(department=org.sales.pk) == ["Emil Employee", "Mona Manager", "Petra Peer"]
-    assert names(reviewer=org.ceo.pk) == ["Mona Manager"]
-    assert names(reviewer=org.manager.pk) == ["Emil Employee", "Petra Peer"]
+    assert names(reviewer="cora") == ["Mona Manager"]
+    assert names(reviewer=org.manager.employee_number) == ["Emil Employee", "Petra Peer"]
+    assert names(reviewer="nobody") == []
     assert names(level=level(cycle, 4).pk) == ["Petra Peer"]
     assert names(q="emil") == ["Emil Employee"]
     assert names(q=org.peer.employee_number) == ["Petra Peer"]
@@ -479,7 +531,7 @@ def test_hr_changes_the_panel(client, org, session, hr_admin, panelist, manager)
         r'<section class="card" aria-labelledby="panel-heading".*?</section>', html, re.S
     )
     assert "Otto Other" in panel.group(0)
-    assert f'<option value="{panelist.pk}" selected>' in panel.group(0)
+    assert picker(panel.group(0)) == {panelist.pk: True}
     response = client.post(url, {"participants": [manager.pk]})
     assert response.status_code == 302
     assert manager.has_perm(PERMISSION, session)
@@ -489,6 +541,122 @@ def test_hr_changes_the_panel(client, org, session, hr_admin, panelist, manager)
     assert 'class="error-summary"' in response.content.decode()
     client.force_login(manager)  # now on the panel, but not HR
     assert client.post(url, {"participants": []}).status_code == 403
+
+
+def test_the_panel_form_lists_the_panel_not_every_candidate(client, org, session, hr_admin):
+    client.force_login(hr_admin)
+    html = client.get(session_url(session)).content.decode()
+    # Cora, Mona and Hana may sit on a panel too; only a search lists them.
+    assert picker(html) == {org.other_manager.user.pk: True}
+    assert 'name="panel_q"' in html and "Find a manager or HR partner" in html
+    # "Find" is a GET of this page (its own form: searching never posts the panel).
+    assert f'<form id="panel-find" method="get" action="{session_url(session)}#panel"' in html
+    assert 'form="panel-find"' in html
+
+
+def test_a_panel_search_lists_matching_candidates_only(client, org, session, hr_admin):
+    client.force_login(hr_admin)
+
+    def found(q, **extra):
+        html = client.get(session_url(session, panel_q=q), **extra).content.decode()
+        return picker(html), html
+
+    otto = org.other_manager.user.pk
+    # By name, e-mail address or employee number; Otto is on the panel already.
+    assert found("mona")[0] == {otto: True, org.manager.user.pk: False}
+    assert found("ceo@")[0] == {otto: True, org.ceo.user.pk: False}
+    assert found("E0007")[0] == {otto: True, org.hr.user.pk: False}
+    # Everyone's address has example.com: the managers and HR, by name, not Emil,
+    # Petra or Olga, who manage nobody.
+    people, _ = found("example.com")
+    assert list(people) == [otto, org.ceo.user.pk, org.hr.user.pk, org.manager.user.pk]
+    people, html = found("olga")
+    assert people == {otto: True}
+    assert "Nobody matches." in html and "Only managers, HR business partners" in html
+    # Through HTMX, the matches only.
+    people, fragment = found("mona", **PANEL_SEARCH)
+    assert "<html" not in fragment and "calibration-grid" not in fragment
+    assert people == {org.manager.user.pk: False}
+
+
+def test_a_panel_search_stops_at_the_limit(client, org, session, hr_admin):
+    for number in range(grid.PANEL_MATCHES + 2):
+        lead = EmployeeFactory(department=org.sales, user__full_name=f"Zed Lead {number:02d}")
+        EmployeeFactory(department=org.sales, manager=lead, user__full_name=f"Zed Report {number}")
+    client.force_login(hr_admin)
+    html = client.get(session_url(session, panel_q="zed")).content.decode()
+    found = [pk for pk, ticked in picker(html).items() if not ticked]
+    names = dict(type(hr_admin).objects.filter(pk__in=found).values_list("pk", "full_name"))
+    # By name, the first 20: neither the two last leads nor their reports.
+    assert [names[pk] for pk in found] == [
+        f"Zed Lead {number:02d}" for number in range(grid.PANEL_MATCHES)
+    ]
+    assert "Only the first 20 matches by name are shown" in html
+
+
+def test_only_who_runs_the_cycle_searches_for_the_panel(
+    client, org, hr_admin, session, panelist, employee
+):
+    client.force_login(panelist)
+    response = client.get(session_url(session, panel_q="mona"))
+    assert response.status_code == 200 and picker(response.content.decode()) == {}
+    assert client.get(session_url(session, panel_q="mona"), **PANEL_SEARCH).status_code == 403
+    client.force_login(employee)
+    assert client.get(session_url(session, panel_q="mona"), **PANEL_SEARCH).status_code == 404
+    # Nobody changes the panel of a closed session.
+    services.calibration_session_close(actor=hr_admin, session=session)
+    client.force_login(hr_admin)
+    assert client.get(session_url(session, panel_q="mona"), **PANEL_SEARCH).status_code == 403
+    assert picker(client.get(session_url(session, panel_q="mona")).content.decode()) == {}
+
+
+def test_a_searched_candidate_is_added_to_the_panel(client, org, session, hr_admin, panelist):
+    cora = org.ceo.user
+    client.force_login(hr_admin)
+    html = client.get(session_url(session, panel_q="cora")).content.decode()
+    assert picker(html) == {panelist.pk: True, cora.pk: False}
+    url = reverse("appraisals:session_participants", args=[session.pk])
+    response = client.post(url, {"participants": [panelist.pk, cora.pk]})
+    assert response.status_code == 302
+    assert {user.pk for user in grid.panel_of(session)} == {panelist.pk, cora.pk}
+    html = client.get(session_url(session)).content.decode()
+    assert picker(html) == {cora.pk: True, panelist.pk: True}
+
+
+def test_a_refused_panel_comes_back_as_it_was_ticked(client, org, session, hr_admin, panelist):
+    """Otto untaken, Cora ticked from a search, and someone who may not sit on a panel."""
+    client.force_login(hr_admin)
+    url = reverse("appraisals:session_participants", args=[session.pk])
+    response = client.post(url, {"participants": [org.ceo.user.pk, org.employee.user.pk]})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"Select a valid choice. {org.employee.user.pk} is not one of the" in html
+    assert picker(html) == {panelist.pk: False, org.ceo.user.pk: True}
+    assert [user.pk for user in grid.panel_of(session)] == [panelist.pk]
+
+
+@pytest.mark.parametrize("panel_q", ["", "lead"])
+def test_the_session_page_queries_do_not_grow_with_the_candidates(
+    panel_q, client, org, session, hr_admin
+):
+    """Cora, Mona and Otto manage; then 30 more do."""
+
+    def add_managers(count):
+        for number in range(count):
+            lead = EmployeeFactory(department=org.sales, user__full_name=f"Lead {number:02d}")
+            EmployeeFactory(department=org.sales, manager=lead)
+
+    client.force_login(hr_admin)
+    url = session_url(session, panel_q=panel_q)
+    with CaptureQueriesContext(connection) as few:
+        small = client.get(url).content.decode()
+    add_managers(27)
+    with CaptureQueriesContext(connection) as many:
+        large = client.get(url).content.decode()
+    assert len(many) == len(few)
+    assert len(picker(large)) <= 1 + grid.PANEL_MATCHES
+    if not panel_q:
+        assert picker(large) == picker(small) == {org.other_manager.user.pk: True}
 
 
 def test_closing_makes_the_ratings_final_and_names_who_is_not_ready(client, org, session, hr_admin):
