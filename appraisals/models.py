@@ -508,6 +508,11 @@ class Review(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["appraisal", "kind"], name="one_review_per_kind"),
         ]
+        indexes = [
+            # The cycle dashboard counts and lists appraisals by whether their review of a
+            # kind is submitted: those reviews are read from here, not from a scan.
+            models.Index(fields=["kind", "status", "appraisal"], name="review_kind_status"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.appraisal.employee}"

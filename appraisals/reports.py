@@ -8,7 +8,7 @@ rows happens in Python.
 * :func:`rating_distribution` (shared with calibration): how many people sit at each
   level of the scale, beside the guideline distribution, over or under beyond the
   tolerance.
-* :func:`cycle_completion`, :func:`completion_by_department`, :func:`overdue`: the cycle
+* :func:`dashboard_completion` (and :func:`cycle_completion`), :func:`overdue`: the cycle
   dashboard.
 * :func:`department_results`: each department's result from its own goals, the ratings
   of its people and its contribution to each company objective.
@@ -29,13 +29,14 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
+    FilteredRelation,
+    Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
-    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -182,15 +183,35 @@ def _review_done(kind: str) -> Exists:
     )
 
 
+def _submitted_review(kind: str) -> FilteredRelation:
+    """The appraisal's ``kind`` review when it is submitted, as a join (one review per
+    kind: at most one row per appraisal). Counting over the join reads the submitted
+    reviews once, where an EXISTS per appraisal probed the reviews for every one."""
+    return FilteredRelation(
+        "reviews", condition=Q(reviews__kind=kind, reviews__status=Review.Status.SUBMITTED)
+    )
+
+
 def _review_status(kind: str) -> Subquery:
     reviews = Review.objects.filter(appraisal=OuterRef("pk"), kind=kind).order_by()
     return Subquery(reviews.values("status")[:1])
 
 
+def _every_department(departments: QuerySet[Department]) -> bool:
+    """Whether ``departments`` is all of them (not filtered, sliced or combined)."""
+    query = departments.query
+    return not (query.where or query.is_sliced or query.combinator)
+
+
 def cycle_appraisals(cycle: Cycle, departments: QuerySet[Department]) -> QuerySet[Appraisal]:
     """The cycle's appraisals reported under ``departments`` (the department at launch),
     withdrawn ones included."""
-    return Appraisal.objects.filter(cycle=cycle, department__in=departments.values("pk"))
+    appraisals = Appraisal.objects.filter(cycle=cycle)
+    if _every_department(departments):
+        # Every appraisal has a department: for HR and executives, matching each one
+        # against all departments would only cost time.
+        return appraisals
+    return appraisals.filter(department__in=departments.values("pk"))
 
 
 @dataclass(frozen=True)
@@ -211,10 +232,10 @@ class Completion:
 LIVE = ~Q(stage=A.WITHDRAWN)
 
 # What the dashboard counts, in the order of the workflow: (key, label, condition on an
-# appraisal annotated with ``self_done`` and ``manager_done``).
+# appraisal joined to its submitted reviews, ``self_done`` and ``manager_done``).
 COMPLETION_STAGES = [
-    ("self_review", _("Self-reviews submitted"), Q(self_done=True)),
-    ("manager_review", _("Manager reviews submitted"), Q(manager_done=True)),
+    ("self_review", _("Self-reviews submitted"), Q(self_done__isnull=False)),
+    ("manager_review", _("Manager reviews submitted"), Q(manager_done__isnull=False)),
     (
         "approved",
         _("Approved, ready for calibration or final"),
@@ -227,50 +248,80 @@ COMPLETION_STAGES = [
 
 
 def _with_reviews(appraisals: QuerySet[Appraisal]) -> QuerySet[Appraisal]:
-    return appraisals.annotate(self_done=_review_done(K.SELF), manager_done=_review_done(K.MANAGER))
+    return appraisals.annotate(
+        self_done=_submitted_review(K.SELF), manager_done=_submitted_review(K.MANAGER)
+    )
+
+
+def _counts_by_department(cycle: Cycle, departments: QuerySet[Department]) -> list[dict]:
+    """Per department with appraisals in the cycle, by name: ``department`` (id),
+    ``name``, ``code``, its ``live`` and ``withdrawn`` appraisals, and the live ones at
+    each of :data:`COMPLETION_STAGES` (by key). One grouped query.
+
+    It groups by the department id alone and looks the name and code up per group:
+    grouped by name as well, the database cannot tell how few groups there are and
+    sorts every appraisal to find them."""
+    department = Department.objects.filter(pk=OuterRef("department")).order_by()
+    return list(
+        _with_reviews(cycle_appraisals(cycle, departments))
+        .order_by()
+        .values("department")
+        .annotate(
+            live=Count("pk", filter=LIVE),
+            withdrawn=Count("pk", filter=~LIVE),
+            **{key: Count("pk", filter=LIVE & cond) for key, _label, cond in COMPLETION_STAGES},
+        )
+        .annotate(
+            name=Subquery(department.values("name")), code=Subquery(department.values("code"))
+        )
+        .order_by("name", "department")
+    )
+
+
+def _completion(counts: list[dict]) -> Completion:
+    total = sum(row["live"] for row in counts)
+    stages = []
+    for key, label, _condition in COMPLETION_STAGES:
+        count = sum(row[key] for row in counts)
+        stages.append(StageCount(key, str(label), count, _percent(count, total)))
+    return Completion(total=total, withdrawn=sum(row["withdrawn"] for row in counts), stages=stages)
+
+
+def _by_department(counts: list[dict]) -> list[dict]:
+    rows = []
+    for found in counts:
+        if not found["live"]:
+            continue
+        row = {
+            "department": found["department"],
+            "name": found["name"],
+            "code": found["code"],
+            "appraisals": found["live"],
+            "self_done": found["self_review"],
+            "manager_done": found["manager_review"],
+            "final": found["final"],
+        }
+        for key in ("self_done", "manager_done", "final"):
+            row[f"{key}_percent"] = _percent(row[key], row["appraisals"])
+        rows.append(row)
+    return rows
 
 
 def cycle_completion(cycle: Cycle, departments: QuerySet[Department]) -> Completion:
     """How far the cycle's appraisals in ``departments`` have come, stage by stage: a
     count and a percent of the live (not withdrawn) appraisals each. One query."""
-    counts = _with_reviews(cycle_appraisals(cycle, departments)).aggregate(
-        total=Count("pk", filter=LIVE),
-        withdrawn=Count("pk", filter=~LIVE),
-        **{key: Count("pk", filter=LIVE & cond) for key, _label, cond in COMPLETION_STAGES},
-    )
-    total = counts["total"]
-    return Completion(
-        total=total,
-        withdrawn=counts["withdrawn"],
-        stages=[
-            StageCount(key, str(label), counts[key], _percent(counts[key], total))
-            for key, label, _condition in COMPLETION_STAGES
-        ],
-    )
+    return _completion(_counts_by_department(cycle, departments))
 
 
-def completion_by_department(cycle: Cycle, departments: QuerySet[Department]) -> list[dict]:
-    """A row per department with appraisals in the cycle, by name: ``department`` (id),
-    ``name``, ``code``, ``appraisals``, ``self_done``, ``manager_done``, ``final`` and
-    the percents of each (``*_percent``). One grouped query."""
-    rows = list(
-        _with_reviews(cycle_appraisals(cycle, departments).filter(LIVE))
-        .order_by()
-        .values("department", name=F("department__name"), code=F("department__code"))
-        .annotate(
-            appraisals=Count("pk"),
-            self_done_count=Count("pk", filter=Q(self_done=True)),
-            manager_done_count=Count("pk", filter=Q(manager_done=True)),
-            final=Count("pk", filter=Q(stage=A.FINAL)),
-        )
-        .order_by("name", "department")
-    )
-    for row in rows:
-        row["self_done"] = row.pop("self_done_count")
-        row["manager_done"] = row.pop("manager_done_count")
-        for key in ("self_done", "manager_done", "final"):
-            row[f"{key}_percent"] = _percent(row[key], row["appraisals"])
-    return rows
+def dashboard_completion(
+    cycle: Cycle, departments: QuerySet[Department]
+) -> tuple[Completion, list[dict]]:
+    """The :func:`cycle_completion` and, per department with live appraisals in the
+    cycle, by name: ``department`` (id), ``name``, ``code``, ``appraisals``,
+    ``self_done``, ``manager_done``, ``final`` and the percents of each (``*_percent``).
+    One grouped query for both."""
+    counts = _counts_by_department(cycle, departments)
+    return _completion(counts), _by_department(counts)
 
 
 @dataclass
@@ -294,21 +345,37 @@ class OverdueList:
 OVERDUE_KINDS = {K.SELF: P.SELF_REVIEW, K.MANAGER: P.MANAGER_REVIEW}
 
 
-def overdue_queryset(
-    cycle: Cycle, departments: QuerySet[Department], kind: str
-) -> QuerySet[Appraisal]:
+def _waiting(cycle: Cycle, departments: QuerySet[Department], kind: str) -> QuerySet[Appraisal]:
     """The appraisals whose ``kind`` review is still to be submitted, while the
     appraisal still waits for it: the self-review before the manager has finished (once
     the manager review is in, chasing the self-review helps nobody); the manager review
-    (or its second-level approval) before the appraisal is ready for calibration. Each
-    row carries ``review_status`` (draft or returned; submitted for an approval)."""
+    (or its second-level approval) before the appraisal is ready for calibration."""
     appraisals = cycle_appraisals(cycle, departments)
     if kind == K.SELF:
-        appraisals = appraisals.filter(stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW]).exclude(
+        return appraisals.filter(stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW]).exclude(
             _review_done(K.SELF)
         )
-    else:
-        appraisals = appraisals.filter(stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW, A.APPROVAL])
+    return appraisals.filter(stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW, A.APPROVAL])
+
+
+def _count(rows: QuerySet) -> Subquery:
+    """How many ``rows`` there are, as a scalar subquery: the database works it out once
+    for the statement that holds it."""
+    return Subquery(
+        rows.order_by().values(n=Func(F("pk"), function="COUNT")), output_field=IntegerField()
+    )
+
+
+def overdue_queryset(
+    cycle: Cycle, departments: QuerySet[Department], kind: str
+) -> QuerySet[Appraisal]:
+    """The appraisals waiting for their ``kind`` review (:func:`_waiting`), by department
+    and name. Each row carries ``review_status`` (draft or returned; submitted for an
+    approval)."""
+    return _overdue_rows(_waiting(cycle, departments, kind), kind)
+
+
+def _overdue_rows(appraisals: QuerySet[Appraisal], kind: str) -> QuerySet[Appraisal]:
     return (
         appraisals.annotate(review_status=_review_status(kind))
         .select_related("employee__user", "department", "reviewer__user")
@@ -331,7 +398,9 @@ def overdue(
 
     A review is overdue once its phase's deadline (``CycleDeadline``) is behind ``today``
     or the cycle has moved past the phase. Each list is one query (its first ``limit``
-    rows, carrying the count of all), after one for the deadlines."""
+    rows, carrying the count of all), after one for the deadlines. The count is a
+    subquery of its own: counting in a window over the rows would join, sort and keep
+    every overdue appraisal to hand back ``limit`` of them."""
     today = today or timezone.localdate()
     deadlines = dict(
         CycleDeadline.objects.filter(cycle=cycle, phase__in=OVERDUE_KINDS.values()).values_list(
@@ -350,11 +419,13 @@ def overdue(
             days_late=(today - due).days if late else None,
         )
         if found.applies:
-            found.rows = list(
-                overdue_queryset(cycle, departments, kind).annotate(total=Window(Count("pk")))[
-                    :limit
-                ]
+            waiting = _waiting(cycle, departments, kind)
+            # The first rows are picked by id, then read with all they show: sorting
+            # every waiting appraisal with its person and reviewer would spill to disk.
+            first = Appraisal.objects.filter(
+                pk__in=_overdue_rows(waiting, kind).values("pk")[:limit]
             )
+            found.rows = list(_overdue_rows(first, kind).annotate(total=_count(waiting)))
             found.count = found.rows[0].total if found.rows else 0
         lists[kind] = found
     return lists
@@ -450,13 +521,19 @@ class DepartmentResults:
     levels: list[RatingLevel]
 
 
-def _department_goal_results(cycle: Cycle, departments: QuerySet[Department]) -> dict[int, dict]:
+def _department_goal_results(cycle: Cycle, departments: list[Department]) -> dict[int, dict]:
     """Per department: its live department goals, those with a reading, and the result:
-    the weighted mean of their attainment (equal weights when all are zero)."""
+    the weighted mean of their attainment (equal weights when all are zero).
+
+    The departments are given as the ids already read: as a subquery, PostgreSQL would
+    merge-join it with every goal that has a department (people's goals too), in
+    department order, rather than read the cycle's few department goals."""
     measured = Q(attainment__isnull=False)
     rows = (
         Goal.objects.filter(
-            cycle=cycle, level=Goal.Level.DEPARTMENT, department__in=departments.values("pk")
+            cycle=cycle,
+            level=Goal.Level.DEPARTMENT,
+            department__in=[department.pk for department in departments],
         )
         .exclude(status=Goal.Status.CANCELLED)
         .order_by()
@@ -579,21 +656,22 @@ def department_results(
     ``ranked``: best result first with a rank; otherwise by name. Seven queries whatever
     the number of departments, goals and appraisals.
     """
-    chosen = list(departments.select_related("parent", "head__user").order_by("name", "pk"))
+    chosen = list(departments.select_related("parent").order_by("name", "pk"))
     levels = list(RatingLevel.objects.filter(scale_id=cycle.rating_scale_id).order_by("value"))
     objectives = list(
         Goal.objects.filter(cycle=cycle, level=Goal.Level.COMPANY)
         .exclude(status=Goal.Status.CANCELLED)
         .order_by("-weight", "title", "pk")
     )
-    goal_results = _department_goal_results(cycle, departments)
+    goal_results = _department_goal_results(cycle, chosen)
     contributions = _contributions(cycle, objectives) if objectives else {}
     live = cycle_appraisals(cycle, departments).filter(LIVE).order_by()
     appraisal_counts = dict(
         live.values("department").annotate(n=Count("pk")).values_list("department", "n")
     )
     if rated is not None:
-        live = live.filter(pk__in=rated.values("pk"))
+        # Both conditions on the one table (``pk__in`` would read the appraisals twice).
+        live = (live & rated).order_by()
     level_counts: dict[int, dict[int, int]] = defaultdict(dict)
     rows = (
         live.annotate(_current=current_level())

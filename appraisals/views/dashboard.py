@@ -52,11 +52,12 @@ def dashboard(request, pk):
     # The viewer's own rating stays out of the distribution until it is released.
     rated = access.without_own_assessment(user, reports.cycle_appraisals(cycle, departments))
     distribution = reports.rating_distribution(rated, cycle.rating_scale, guideline, tolerance)
+    completion, by_department = reports.dashboard_completion(cycle, departments)
     context = {
         "cycle": cycle,
         "everyone": access.roles(user).sees_everyone,
-        "completion": reports.cycle_completion(cycle, departments),
-        "by_department": reports.completion_by_department(cycle, departments),
+        "completion": completion,
+        "by_department": by_department,
         "overdue": reports.overdue(cycle, departments),
         "distribution": distribution,
         "rated": sum(row.count for row in distribution),

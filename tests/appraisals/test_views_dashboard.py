@@ -210,6 +210,20 @@ def test_it_caps_the_overdue_lists_and_counts_them_all(org, appraisal_cycle):
     assert lists[K.SELF].due_on is None and lists[K.SELF].days_late is None
 
 
+@pytest.mark.parametrize("departments", ["everywhere", "sales"])
+def test_the_capped_list_is_the_first_by_department_and_name(org, appraisal_cycle, departments):
+    cycle = at_phase(appraisal_cycle, P.MANAGER_REVIEW)
+    scope = Department.objects.all()
+    if departments == "sales":
+        scope = scope.filter(pk__in=[org.sales.pk, org.sales_east.pk])
+    everyone = list(reports.overdue_queryset(cycle, scope, K.SELF))
+    order = [(a.department.name, a.employee.user.full_name, a.pk) for a in everyone]
+    assert order == sorted(order) and len(everyone) > 2
+    found = reports.overdue(cycle, scope, limit=2)[K.SELF]
+    assert [a.pk for a in found.rows] == [a.pk for a in everyone[:2]]
+    assert found.count == len(everyone)
+
+
 def test_it_shows_the_rating_distribution_against_the_guideline(client, hr_admin, progress):
     client.force_login(hr_admin)
     response = client.get(url(progress))
