@@ -130,10 +130,11 @@ def run_bench(
             ctx.log("seeding the demo (not timed)")
             empty_database()
             seed(size)
-        gather_statistics()
         ctx.scenario = scenario_for(
             size, session_people=session_people, batch_packets=batch_packets
         )
+        # After the scenario, which may open the calibration session of 2,000 people.
+        gather_statistics()
         for m in on_demo:
             if m.needs == DEMO:
                 measure(m, ctx)
