@@ -266,12 +266,8 @@ def approvals_waiting(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
     me = access.roles(user).employee
     if me is None:
         return Appraisal.objects.none()
-    from perfcycle.hierarchy import descendants_sql
-    from perfcycle.models import Employee
-
     return appraisal_list_for_user(user=user, cycle=cycle).filter(
-        stage=A.APPROVAL,
-        reviewer__in=Employee.objects.filter(pk__in=descendants_sql(Employee, "manager", [me.pk])),
+        access.in_below(user, "reviewer"), stage=A.APPROVAL
     )
 
 

@@ -100,6 +100,7 @@ def forget_roles(user) -> None:
     """Drop the cached roles and reach, after a change to the user's groups or place."""
     user.__dict__.pop("_perfcycle_roles", None)
     user.__dict__.pop("_perfcycle_reach", None)
+    user.__dict__.pop("_perfcycle_scopes", None)
 
 
 # --- reach: the parts of the organisation a user's place gives them ------------------
@@ -151,6 +152,15 @@ def reach(user) -> Reach:
     result = Reach(**found)
     user._perfcycle_reach = result
     return result
+
+
+def _scope(user, name: str, build) -> QuerySet:
+    """``build()``, kept on the user for the request (a page asks several times; the
+    queryset is never evaluated itself, only embedded as a subquery)."""
+    scopes = user.__dict__.setdefault("_perfcycle_scopes", {})
+    if name not in scopes:
+        scopes[name] = build()
+    return scopes[name]
 
 
 def _union_of(model, parts: list[Q]) -> QuerySet:
@@ -530,6 +540,14 @@ def goals_visible_to(user) -> QuerySet:
         return Goal.objects.all()
     if r.employee is None and not r.is_partner:
         return Goal.objects.none()
+    visible = _scope(user, "goals", lambda: _union_of(Goal, _goal_parts(user)))
+    return Goal.objects.filter(pk__in=visible).exclude(cycle__status=Cycle.Status.DRAFT)
+
+
+def _goal_parts(user) -> list[Q]:
+    from goals.models import Goal
+
+    r = roles(user)
     parts = [Q(level=Goal.Level.COMPANY)]
     if r.employee is not None:
         me = r.employee
@@ -549,9 +567,7 @@ def goals_visible_to(user) -> QuerySet:
         team = Employee.objects.filter(in_below(user))
         parts.append(Q(position__in=team.values("position")))
         parts.append(Q(level=Goal.Level.DEPARTMENT, department__in=team.values("department")))
-    return Goal.objects.filter(pk__in=_union_of(Goal, parts)).exclude(
-        cycle__status=Cycle.Status.DRAFT
-    )
+    return parts
 
 
 def team_goals_visible_to(user) -> QuerySet:
@@ -814,7 +830,7 @@ def _sessions_granted(user) -> QuerySet:
 
 
 def appraisals_visible_to(user) -> QuerySet:
-    from appraisals.models import Appraisal, CalibrationSession
+    from appraisals.models import Appraisal
 
     r = roles(user)
     if r.hr_admin:
@@ -823,6 +839,14 @@ def appraisals_visible_to(user) -> QuerySet:
         return Appraisal.objects.exclude(cycle__status=Cycle.Status.DRAFT)
     if not getattr(user, "is_authenticated", False):
         return Appraisal.objects.none()
+    visible = _scope(user, "appraisals", lambda: _union_of(Appraisal, _appraisal_parts(user)))
+    return Appraisal.objects.filter(pk__in=visible).exclude(cycle__status=Cycle.Status.DRAFT)
+
+
+def _appraisal_parts(user) -> list[Q]:
+    from appraisals.models import CalibrationSession
+
+    r = roles(user)
     parts = [Q(session__in=CalibrationSession.objects.filter(_sessions_granted(user)))]
     if r.employee is not None:
         me = r.employee
@@ -834,9 +858,7 @@ def appraisals_visible_to(user) -> QuerySet:
             parts.append(in_below(user, "reviewer"))
     if r.is_partner:
         parts += [in_partnered(user, "department"), in_partnered(user, "employee__department")]
-    return Appraisal.objects.filter(pk__in=_union_of(Appraisal, parts)).exclude(
-        cycle__status=Cycle.Status.DRAFT
-    )
+    return parts
 
 
 def own_appraisals(user) -> QuerySet:
