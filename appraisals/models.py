@@ -205,7 +205,8 @@ class CycleLaunch(models.Model):
 
 class PacketBatch(models.Model):
     """PDF review packets of a department (with its subtree) or a whole cycle, rendered
-    in the background into one ZIP for the person who asked (``packet_batch_run``).
+    in the background, in chunks, into one ZIP for the person who asked
+    (``appraisals.services.packets``).
 
     ``file`` is set only once the ZIP is complete: a worker that dies half-way leaves
     nothing offered for download, and the batch is finished when the task is redelivered.
@@ -252,6 +253,12 @@ class PacketBatch(models.Model):
     failed = models.JSONField(_("failed packets"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     file = models.FileField(_("ZIP file"), upload_to="packets/", blank=True)
+    # Rendered in chunks (``PacketChunk``) by any number of workers; the chunk that
+    # brings ``chunks_done`` up to ``chunk_count`` queues the ZIP, built once
+    # (``zip_started_at`` claims it).
+    chunk_count = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    zip_started_at = models.DateTimeField(_("ZIP started at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("packet batch")
@@ -264,6 +271,46 @@ class PacketBatch(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.EXPIRED)
+
+
+class PacketChunk(models.Model):
+    """Some of a batch's packets (at most ``PACKET_CHUNK_SIZE``), rendered by one task
+    into the batch's working directory; what it made is listed in ``files`` for the ZIP.
+
+    The appraisals are fixed when the batch is planned, so the chunks cover each packet
+    once whatever changes meanwhile. A chunk is claimed by a conditional update; one whose
+    worker died is claimed again by its redelivered task and rendered again (its files
+    are overwritten, never added twice)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+
+    batch = models.ForeignKey(
+        PacketBatch, verbose_name=_("batch"), on_delete=models.CASCADE, related_name="chunks"
+    )
+    index = models.PositiveIntegerField(_("index"))
+    appraisals = models.JSONField(_("appraisals"), default=list)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    processed = models.PositiveIntegerField(_("packets processed"), default=0)
+    rendered = models.PositiveIntegerField(_("packets rendered"), default=0)
+    failed = models.JSONField(_("failed packets"), default=list, blank=True)
+    # [[appraisal id, name in the ZIP], ...] in the batch's order.
+    files = models.JSONField(_("files"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("packet chunk")
+        verbose_name_plural = _("packet chunks")
+        ordering = ["batch", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="packet_chunk_unique_index")
+        ]
+
+    def __str__(self):
+        return f"{self.batch_id}/{self.index}"
 
 
 class CalibrationSession(models.Model):

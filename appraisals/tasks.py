@@ -11,7 +11,13 @@ from perfcycle.notifications import notify
 
 from .reminders import reminders_due
 from .reports import cycle_summary
-from .services import cycle_launch_run, packet_batch_run, packet_batches_expire
+from .services import (
+    cycle_launch_run,
+    packet_batch_run,
+    packet_batch_zip,
+    packet_batches_expire,
+    packet_chunk_run,
+)
 
 
 @shared_task(bind=True, name="appraisals.launch_cycle")
@@ -23,11 +29,17 @@ def launch_cycle(self, launch_id: int) -> int | None:
     return None if launch is None else launch.created
 
 
-# Rendering a batch of packets: on its own queue ("pdf", see CELERY_TASK_ROUTES), killed
-# after PACKET_TIME_LIMIT (below the Redis visibility timeout, so a task still running is
-# never handed to a second worker).
+# Rendering a batch of packets: on its own queue ("pdf", see CELERY_TASK_ROUTES), split
+# into chunks of PACKET_CHUNK_SIZE that any number of workers render side by side (a
+# chunk of 200 takes about a minute), then zipped once. Each task is killed after
+# PACKET_TIME_LIMIT (below the Redis visibility timeout, so a task still running is never
+# handed to a second worker).
 PACKET_TIME_LIMIT = 20 * 60
 PACKET_SOFT_TIME_LIMIT = PACKET_TIME_LIMIT - 60
+
+
+def _redelivered(task) -> bool:
+    return bool((task.request.delivery_info or {}).get("redelivered"))
 
 
 @shared_task(
@@ -37,10 +49,34 @@ PACKET_SOFT_TIME_LIMIT = PACKET_TIME_LIMIT - 60
     soft_time_limit=PACKET_SOFT_TIME_LIMIT,
 )
 def render_packet_batch(self, batch_id: int) -> int | None:
-    # Redelivered after its worker died (acks_late): the batch it left running is claimed
-    # again and rendered from the start; no half-written ZIP was ever offered.
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    batch = packet_batch_run(batch_id=batch_id, resume=redelivered)
+    # Plans the batch and queues its chunks. Redelivered after its worker died (acks_late):
+    # the batch it left running is claimed again and the chunks not yet queued are queued.
+    batch = packet_batch_run(batch_id=batch_id, resume=_redelivered(self))
+    return None if batch is None else batch.total
+
+
+@shared_task(
+    bind=True,
+    name="appraisals.render_packet_chunk",
+    time_limit=PACKET_TIME_LIMIT,
+    soft_time_limit=PACKET_SOFT_TIME_LIMIT,
+)
+def render_packet_chunk(self, chunk_id: int) -> int | None:
+    # Redelivered after its worker died: the chunk it left running is rendered again from
+    # its start, overwriting its files; the chunks already done are not touched.
+    chunk = packet_chunk_run(chunk_id=chunk_id, resume=_redelivered(self))
+    return None if chunk is None else chunk.rendered
+
+
+@shared_task(
+    bind=True,
+    name="appraisals.zip_packet_batch",
+    time_limit=PACKET_TIME_LIMIT,
+    soft_time_limit=PACKET_SOFT_TIME_LIMIT,
+)
+def zip_packet_batch(self, batch_id: int) -> int | None:
+    # Redelivered after its worker died: the ZIP is written again; none was offered.
+    batch = packet_batch_zip(batch_id=batch_id, resume=_redelivered(self))
     return None if batch is None else batch.rendered
 
 

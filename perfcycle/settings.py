@@ -166,6 +166,11 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
 # How long a batch of PDF review packets stays downloadable (they hold personal data).
 PACKET_RETENTION_DAYS = env.int("PACKET_RETENTION_DAYS", default=7)
+# A batch is rendered in chunks of this many packets, one task each, by as many workers
+# as consume "pdf": ~200 x 0.3 s is about a minute a task (far below its time limit even
+# on a loaded worker, and little work lost when a worker dies), and 50,000 packets make
+# 250 tasks.
+PACKET_CHUNK_SIZE = env.int("PACKET_CHUNK_SIZE", default=200)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -215,7 +220,11 @@ if not DEBUG and CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
 # PDF work has its own queue, so a long batch never holds up e-mails and launches:
 # workers consume both (`celery -A perfcycle worker -Q celery,pdf`), or run a separate
 # pool for "pdf".
-CELERY_TASK_ROUTES = {"appraisals.render_packet_batch": {"queue": "pdf"}}
+CELERY_TASK_ROUTES = {
+    "appraisals.render_packet_batch": {"queue": "pdf"},
+    "appraisals.render_packet_chunk": {"queue": "pdf"},
+    "appraisals.zip_packet_batch": {"queue": "pdf"},
+}
 # A save queues its task after committing, and must not wait long on a Redis that is
 # down: a stopped one refuses at once, but one that hangs (frozen, or a host gone without
 # a reset) would hold the request for ever without socket timeouts (kombu's Redis

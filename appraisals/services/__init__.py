@@ -30,7 +30,9 @@ from .cycles import (
 from .packets import (
     packet_batch_request,
     packet_batch_run,
+    packet_batch_zip,
     packet_batches_expire,
+    packet_chunk_run,
     packet_scope,
 )
 from .results import appeal_file, appeal_resolve, appraisal_acknowledge
@@ -56,7 +58,9 @@ __all__ = [
     "cycle_settings_update",
     "packet_batch_request",
     "packet_batch_run",
+    "packet_batch_zip",
     "packet_batches_expire",
+    "packet_chunk_run",
     "packet_scope",
     "results_release",
     "review_approve",

@@ -9,19 +9,21 @@ import io
 import os
 import time
 import zipfile
+from contextlib import contextmanager
 
 import pytest
 from celery.signals import task_prerun
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
 from appraisals import packet, services
-from appraisals.models import Appraisal, PacketBatch
-from appraisals.tasks import expire_packet_batches
+from appraisals.models import Appraisal, PacketBatch, PacketChunk
+from appraisals.tasks import expire_packet_batches, render_packet_batch, render_packet_chunk
 from perfcycle import settings as settings_module
 from perfcycle.celery import app
 from perfcycle.models import Notification
@@ -36,8 +38,26 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@contextmanager
+def inline_tasks():
+    """Tasks queued on commit run inline (as without a broker), and the commit callbacks
+    of pytest's never-committed transaction run when the block ends, including those the
+    tasks themselves queue: the plan queues its chunks, the last chunk the ZIP."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            yield
+    finally:
+        app.conf.task_always_eager = eager
+
+
 def run(batch, **kwargs):
-    return services.packet_batch_run(batch_id=batch.pk, **kwargs)
+    """The batch's task as a worker runs it, and the chunk and ZIP tasks it leads to; the
+    batch as they left it, or None when the task found nothing to claim."""
+    with inline_tasks():
+        planned = services.packet_batch_run(batch_id=batch.pk, **kwargs)
+    return planned and PacketBatch.objects.get(pk=batch.pk)
 
 
 def zip_texts(data: bytes) -> dict[str, str]:
@@ -139,14 +159,17 @@ def test_a_batch_runs_once_however_often_its_task_is_delivered(org, manager, app
     file = PacketBatch.objects.get(pk=batch.pk).file.name
     assert run(batch) is None
     assert run(batch, resume=True) is None  # finished: a redelivery does nothing either
+    chunk = PacketChunk.objects.get(batch=batch)
+    with inline_tasks():  # nor does its chunk's, nor its ZIP's
+        assert services.packet_chunk_run(chunk_id=chunk.pk, resume=True) is None
+        assert services.packet_batch_zip(batch_id=batch.pk, resume=True) is None
     assert PacketBatch.objects.get(pk=batch.pk).file.name == file
     assert Notification.objects.filter(event="packets_ready").count() == 1
 
 
-def delivered(batch, *, redelivered: bool):
-    from appraisals.tasks import render_packet_batch
-
-    return run_task(render_packet_batch, batch.pk, redelivered=redelivered)
+def delivered(task, object_id, *, redelivered: bool):
+    with inline_tasks():
+        return run_task(task, object_id, redelivered=redelivered)
 
 
 class WorkerKilled(BaseException):
@@ -154,8 +177,9 @@ class WorkerKilled(BaseException):
 
 
 def test_a_worker_killed_midway_offers_no_zip_and_the_redelivery_finishes_it(
-    client, org, manager, appraisal_cycle, monkeypatch, media
+    client, org, manager, appraisal_cycle, monkeypatch, media, settings
 ):
+    settings.PACKET_CHUNK_SIZE = 2  # Sales' 3 packets: chunks of 2 and 1
     real = packet.render_packet
     calls = []
 
@@ -174,14 +198,21 @@ def test_a_worker_killed_midway_offers_no_zip_and_the_redelivery_finishes_it(
 
     stuck = PacketBatch.objects.get(pk=batch.pk)
     assert stuck.status == S.RUNNING and not stuck.file
+    first, second = PacketChunk.objects.filter(batch=batch).order_by("index")
+    assert (first.status, second.status) == (PacketChunk.Status.RUNNING, PacketChunk.Status.QUEUED)
     # A SIGKILL leaves the working file behind; it is never offered.
     (media / "packets" / f".batch-{batch.pk}-dead.part").write_bytes(b"PK half")
     client.force_login(manager)
     download = reverse("appraisals:packet_batch_download", args=[batch.pk])
     assert client.get(download).status_code == 404
-    assert delivered(batch, redelivered=False) is None  # a duplicate does not take it over
+    # A duplicate does not take a running batch or chunk over.
+    assert delivered(render_packet_batch, batch.pk, redelivered=False) is None
+    assert delivered(render_packet_chunk, first.pk, redelivered=False) is None
 
-    delivered(batch, redelivered=True)  # the broker hands the task to another worker
+    # The broker hands the killed chunk to another worker, and the other chunk as queued.
+    assert delivered(render_packet_chunk, first.pk, redelivered=True) == 2
+    assert PacketBatch.objects.get(pk=batch.pk).status == S.RUNNING  # a chunk to go
+    assert delivered(render_packet_chunk, second.pk, redelivered=False) == 1
     done = PacketBatch.objects.get(pk=batch.pk)
 
     assert done.status == S.DONE and done.rendered == 3
@@ -191,6 +222,61 @@ def test_a_worker_killed_midway_offers_no_zip_and_the_redelivery_finishes_it(
     assert set(zip_texts(b"".join(response.streaming_content))) == filenames(
         sales(org, appraisal_cycle)
     )
+    # Delivered again once done: no file, no notice more.
+    assert delivered(render_packet_chunk, first.pk, redelivered=True) is None
+    assert PacketBatch.objects.get(pk=batch.pk).file.name == done.file.name
+    assert Notification.objects.filter(event="packets_ready").count() == 1
+
+
+def test_a_batch_fails_when_a_chunk_cannot_be_made(org, manager, appraisal_cycle, media):
+    batch = services.packet_batch_request(
+        actor=manager, cycle=appraisal_cycle, department=org.sales
+    )
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        services.packet_batch_run(batch_id=batch.pk)  # planned; its chunk not yet run
+    # The manager stops heading Sales before the chunk runs.
+    org.sales.__class__.objects.filter(pk=org.sales.pk).update(head=None)
+    chunk = PacketChunk.objects.get(batch=batch)
+
+    with inline_tasks():
+        services.packet_chunk_run(chunk_id=chunk.pk)
+
+    failed = PacketBatch.objects.get(pk=batch.pk)
+    assert failed.status == S.FAILED and failed.finished_at and failed.error
+    assert not failed.file and not Notification.objects.filter(event="packets_ready").exists()
+    assert not (media / "packets" / f".batch-{batch.pk}").exists()
+
+
+def test_a_chunk_makes_the_same_queries_whatever_its_size(
+    org, hr_admin, appraisal_cycle, settings, monkeypatch
+):
+    """Beyond what each packet reads to render, a chunk's bookkeeping is a fixed number
+    of queries (and a few more each PROGRESS_EVERY packets)."""
+    settings.PACKET_CHUNK_SIZE = 5  # the cycle's 7: chunks of 5 and 2
+    batch = services.packet_batch_request(actor=hr_admin, cycle=appraisal_cycle)
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        services.packet_batch_run(batch_id=batch.pk)
+    real = packet.render_packet
+
+    def bookkeeping(chunk) -> int:
+        rendering = []
+
+        def spied(appraisal, viewer, **kwargs):
+            before = len(queries.captured_queries)
+            try:
+                return real(appraisal, viewer, **kwargs)
+            finally:
+                rendering.append(len(queries.captured_queries) - before)
+
+        monkeypatch.setattr(packet, "render_packet", spied)
+        with CaptureQueriesContext(connection) as queries:
+            assert services.packet_chunk_run(chunk_id=chunk.pk).rendered == len(chunk.appraisals)
+        assert len(rendering) == len(chunk.appraisals)
+        return len(queries) - sum(rendering)
+
+    large, small = PacketChunk.objects.filter(batch=batch).order_by("index")
+    assert (len(large.appraisals), len(small.appraisals)) == (5, 2)
+    assert bookkeeping(small) == bookkeeping(large)
 
 
 # --- who may ask ----------------------------------------------------------------------
@@ -378,6 +464,13 @@ def test_zips_past_their_retention_are_deleted_and_the_batch_says_so(
     os.utime(stale_part, (two_days_ago, two_days_ago))
     live_part = media / "packets" / ".batch-998-def.part"
     live_part.write_bytes(b"being written")
+    # The working directories of chunks: one a day and more old, one being written.
+    stale_work = media / "packets" / ".batch-997"
+    stale_work.mkdir()
+    (stale_work / "1.pdf").write_bytes(b"%PDF-")
+    os.utime(stale_work, (two_days_ago, two_days_ago))
+    live_work = media / "packets" / ".batch-996"
+    live_work.mkdir()
 
     assert expire_packet_batches() == 1
     assert expire_packet_batches() == 0  # safe to run twice
@@ -387,7 +480,7 @@ def test_zips_past_their_retention_are_deleted_and_the_batch_says_so(
     assert (old.status, old.file.name) == (S.EXPIRED, "")
     assert recent.status == S.DONE and recent.file
     remaining = sorted(p.name for p in (media / "packets").iterdir())
-    assert remaining == sorted([recent.file.name.split("/")[-1], live_part.name])
+    assert remaining == sorted([recent.file.name.split("/")[-1], live_part.name, live_work.name])
     client.force_login(manager)
     download = reverse("appraisals:packet_batch_download", args=[old.pk])
     assert client.get(download).status_code == 404
@@ -429,8 +522,12 @@ def test_the_page_queries_do_not_grow_with_the_batches(
 # --- a real worker, on the "pdf" queue ------------------------------------------------
 
 
-def test_batches_are_routed_to_the_pdf_queue():
-    route = app.amqp.router.route({}, "appraisals.render_packet_batch")
+@pytest.mark.parametrize("task", [render_packet_batch, render_packet_chunk, "zip"])
+def test_batches_are_routed_to_the_pdf_queue(task):
+    from appraisals.tasks import zip_packet_batch
+
+    task = zip_packet_batch if task == "zip" else task
+    route = app.amqp.router.route({}, task.name)
     assert route["queue"].name == "pdf"
 
 
@@ -460,3 +557,42 @@ def test_a_real_worker_renders_the_batch_from_the_pdf_queue(
     assert batch.rendered == 3
     assert set(zip_texts(batch.file.read())) == filenames(sales(org, appraisal_cycle))
     assert deliveries and deliveries[0].get("routing_key") == "pdf"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_larger_than_a_chunk_is_rendered_by_several_chunks_and_zipped_once(
+    org, hr_admin, appraisal_cycle, celery_worker_thread, settings, media
+):
+    settings.PACKET_CHUNK_SIZE = 2  # the cycle's 7 packets: 4 chunks
+    ran = []
+
+    def seen(sender=None, args=None, **kwargs):
+        if sender is not None and sender.name.startswith("appraisals.") and "packet" in sender.name:
+            ran.append((sender.name, args[0]))
+
+    task_prerun.connect(seen, weak=False)
+    try:
+        queued = services.packet_batch_request(actor=hr_admin, cycle=appraisal_cycle)
+        batch = PacketBatch.objects.get(pk=queued.pk)
+        deadline = time.monotonic() + 90
+        while not batch.finished and time.monotonic() < deadline:
+            time.sleep(0.2)
+            batch.refresh_from_db()
+    finally:
+        task_prerun.disconnect(seen)
+    everyone = Appraisal.objects.filter(cycle=appraisal_cycle).select_related("employee", "cycle")
+    assert batch.status == S.DONE, batch.error
+    assert batch.total == batch.rendered == everyone.count() == 7
+    assert (batch.chunk_count, batch.chunks_done, batch.progress) == (4, 4, 100)
+    chunks = PacketChunk.objects.filter(batch=batch).order_by("index")
+    assert [len(chunk.appraisals) for chunk in chunks] == [2, 2, 2, 1]
+    assert {chunk.status for chunk in chunks} == {PacketChunk.Status.DONE}
+    # One task planned it, one a chunk rendered each chunk, and one zipped it, once.
+    assert ran[0] == ("appraisals.render_packet_batch", batch.pk)
+    assert sorted(ran[1:-1]) == [("appraisals.render_packet_chunk", c.pk) for c in chunks]
+    assert ran[-1] == ("appraisals.zip_packet_batch", batch.pk)
+    texts = zip_texts(batch.file.read())
+    assert len(texts) == 7 and set(texts) == filenames(everyone)
+    assert Notification.objects.filter(event="packets_ready", recipient=hr_admin).count() == 1
+    # The chunks' working directory went with the ZIP.
+    assert [p.name for p in (media / "packets").iterdir()] == [batch.file.name.split("/")[-1]]

@@ -1,20 +1,21 @@
-"""A real Celery worker is SIGKILLed half-way through a batch of PDF packets; a second
-worker, started afterwards, makes the whole batch from the start and offers its ZIP.
+"""A real Celery worker is SIGKILLed half-way through a batch of PDF packets, rendered in
+chunks; a second worker, started afterwards, renders the chunk it was killed in again and
+the chunks still queued, leaves the chunk already done alone, and offers the one ZIP.
 
 Nothing is simulated: the workers are ``celery worker`` processes on the "celery" and
 "pdf" queues (as ``make worker`` starts them, with the solo pool: one process, taken down
 whole by the SIGKILL of its process group), with a private ``redis-server`` as their
 broker and a media directory of the test's own.
 
-The workers are other processes, so they cannot share pytest's test database (on SQLite
-it lives in pytest's memory). The scenario has a scratch database of its own, which
-every process opens through ``DATABASE_URL``: a file database on SQLite, and on
-PostgreSQL (when ``DATABASE_URL`` says so) a database of a unique name, created for the
-test and dropped after it. ``manage.py`` subprocesses migrate it, build the data (the
-fixtures' own code, run by ``build_crowded_cycle``) and look at the result as the product
-would (``look_at_batch``: the batch, its download and progress pages through Django's
-test client); the test reads the batch's progress straight from the database while a
-worker runs.
+The workers are other processes, which do not open pytest's test database (a file of
+this pytest process on SQLite, emptied between tests). The scenario has a scratch
+database of its own, which every process opens through ``DATABASE_URL``: a file database
+on SQLite, and on PostgreSQL (when ``DATABASE_URL`` says so) a database of a unique
+name, created for the test and dropped after it. ``manage.py`` subprocesses migrate it,
+build the data (the fixtures' own code, run by ``build_crowded_cycle``) and look at the
+result as the product would (``look_at_batch``: the batch, its download and progress
+pages through Django's test client); the test reads the batch's progress straight from
+the database while a worker runs.
 
 How Redis hands the task over (kombu's Redis transport, checked here): with late acks a
 delivered message waits in the ``unacked`` hash, indexed by its delivery time in the
@@ -27,8 +28,9 @@ before the message was old enough, picked it up 101 s after the kill). The worke
 therefore run with a visibility timeout of a few seconds (``CELERY_VISIBILITY_TIMEOUT``;
 one hour in production, above the task time limits) and the second worker is started
 once the message is older than that, so its start-up scan restores it. The redelivered task
-resumes the batch its first worker left ``running`` (``render_packet_batch`` passes
-``resume`` from the ``redelivered`` flag): only a redelivery may claim a running batch.
+resumes the chunk its first worker left ``running`` (``render_packet_chunk`` passes
+``resume`` from the ``redelivered`` flag): only a redelivery may claim a running chunk.
+The chunks not yet begun wait in the "pdf" queue, as any worker would take them.
 """
 
 import io
@@ -50,16 +52,20 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from appraisals.models import PacketBatch
-from appraisals.services.packets import PROGRESS_EVERY
+from appraisals.models import PacketBatch, PacketChunk
 
 S = PacketBatch.Status
 # The workers' visibility timeout: a message unacknowledged for longer is redelivered.
 VISIBILITY_TIMEOUT = 5
 # People added to the org fixture's 7, so that the batch takes several seconds (about
-# 0.2 s a packet) and is seen part-done (progress is written every PROGRESS_EVERY).
+# 0.2 s a packet) and is seen part-done: 32 packets in chunks of CHUNK_SIZE (10, 10, 10
+# and 2; the batch's progress is written as each chunk ends).
 EXTRA_PEOPLE = 25
-TASK = "appraisals.render_packet_batch"
+CHUNK_SIZE = 10
+CHUNKS = 4
+PLAN = "appraisals.render_packet_batch"
+CHUNK = "appraisals.render_packet_chunk"
+ZIP = "appraisals.zip_packet_batch"
 FINISHED = (S.DONE, S.FAILED, S.EXPIRED)  # as PacketBatch.finished
 # How long a process waits for another's write lock on the SQLite file.
 SQLITE_TIMEOUT = 20
@@ -123,6 +129,18 @@ class ScratchDatabase:
 
     def batch_progress(self, batch_id: int) -> tuple[str, int]:
         """The batch's (status, rendered), as committed."""
+        table = PacketBatch._meta.db_table
+        return self._fetch(f"SELECT status, rendered FROM {table} WHERE id = {{}}", batch_id)[0]
+
+    def chunk_statuses(self, batch_id: int) -> list[str]:
+        """The statuses of the batch's chunks in order, as committed."""
+        table = PacketChunk._meta.db_table
+        rows = self._fetch(
+            f'SELECT status FROM {table} WHERE batch_id = {{}} ORDER BY "index"', batch_id
+        )
+        return [status for (status,) in rows]
+
+    def _fetch(self, query: str, parameter: int) -> list[tuple]:
         if self._connection is None:
             if self.postgresql:
                 self._connection = self._connect(self.name)
@@ -130,14 +148,10 @@ class ScratchDatabase:
                 self._connection = sqlite3.connect(
                     self.path, timeout=SQLITE_TIMEOUT, isolation_level=None
                 )
-        table = PacketBatch._meta.db_table
         cursor = self._connection.cursor()
         try:
-            placeholder = "%s" if self.postgresql else "?"
-            cursor.execute(
-                f"SELECT status, rendered FROM {table} WHERE id = {placeholder}", [batch_id]
-            )
-            return cursor.fetchone()
+            cursor.execute(query.format("%s" if self.postgresql else "?"), [parameter])
+            return cursor.fetchall()
         finally:
             cursor.close()
 
@@ -271,6 +285,7 @@ def scratch(tmp_path, redis_server, media):
         CELERY_BROKER_URL=redis_server.url,
         CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
         MEDIA_ROOT=str(media),
+        PACKET_CHUNK_SIZE=str(CHUNK_SIZE),
         EMAIL_URL="dummymail://",
         PYTHONUNBUFFERED="1",
     )
@@ -374,8 +389,10 @@ def test_a_batch_whose_worker_is_killed_is_made_whole_by_the_next_worker(
     first = start_worker("first")
 
     def part_way() -> bool:
+        # The first chunk done, the second begun.
         status, rendered = batch()
-        return status == S.RUNNING and rendered >= PROGRESS_EVERY
+        chunks = scratch.database.chunk_statuses(built.batch)
+        return status == S.RUNNING and rendered >= CHUNK_SIZE and chunks[1:2] == [S.RUNNING]
 
     wait_for(
         part_way,
@@ -388,17 +405,20 @@ def test_a_batch_whose_worker_is_killed_is_made_whole_by_the_next_worker(
     # Killed part-way: the batch is still running, with no ZIP offered.
     stuck = look()
     assert stuck.status == S.RUNNING and not stuck.file and stuck.finished_at is None
-    assert PROGRESS_EVERY <= stuck.rendered < stuck.total == len(everyone)
+    assert stuck.rendered == CHUNK_SIZE < stuck.total == len(everyone)
     assert 0 < stuck.progress < 100
-    # Its half-written working file is left behind, hidden and never offered.
-    (part,) = (media / "packets").iterdir()
-    assert part.name.startswith(f".batch-{built.batch}-") and part.suffix == ".part"
+    assert scratch.database.chunk_statuses(built.batch) == ["done", "running", "queued", "queued"]
+    # The chunks' working directory is left behind, hidden and never offered.
+    (work,) = (media / "packets").iterdir()
+    assert work.is_dir() and work.name == f".batch-{built.batch}"
+    assert len(list(work.glob("*.pdf"))) >= CHUNK_SIZE
     assert stuck.download == 404 and not zip_path.exists()
     assert "<progress" in stuck.fragment and download not in stuck.fragment
-    # The message is neither acknowledged nor lost: Redis holds it as unacknowledged.
+    # The chunk's message is neither acknowledged nor lost: Redis holds it as
+    # unacknowledged; the two chunks not begun wait in the queue.
     redis = redis_server.client()
     ((tag, delivered_at),) = redis.zrange("unacked_index", 0, -1, withscores=True)
-    assert redis.hexists("unacked", tag) and redis.llen("pdf") == 0
+    assert redis.hexists("unacked", tag) and redis.llen("pdf") == CHUNKS - 2
 
     # Once older than the visibility timeout, the next worker to start consumes it again.
     time.sleep(max(0.0, delivered_at + VISIBILITY_TIMEOUT + 0.5 - time.time()))
@@ -415,21 +435,30 @@ def test_a_batch_whose_worker_is_killed_is_made_whole_by_the_next_worker(
     assert done.status == S.DONE, done.error
     assert done.total == done.rendered == len(everyone)
     assert done.failed == [] and done.progress == 100, done.failed
-    # One packet for each appraisal, and only the ZIP is left (the dead worker's working
-    # file was removed).
+    # One packet for each appraisal, and only the ZIP is left (the working directory was
+    # removed with the packets the dead worker had written).
     assert sorted(p.name for p in (media / "packets").iterdir()) == [Path(done.file).name]
     assert done.download == 200
     names = zip_names(zip_path.read_bytes())
     assert len(names) == len(everyone)
     assert set(names) == set(everyone)
-    # The second worker ran the task once, claiming the batch left running (which only a
-    # redelivery may), and rendered every packet; the first never finished it.
+
+    def succeeded(task: str, log: str) -> list[int]:
+        pattern = rf"Task {task}\[[^]]+\] succeeded in [\d.]+s: (\w+)"
+        return [int(result) for result in re.findall(pattern, log)]
+
+    # The first worker planned the batch and rendered the first chunk only.
+    log = first.output()
+    assert succeeded(PLAN, log) == [len(everyone)], log
+    assert succeeded(CHUNK, log) == [CHUNK_SIZE], log
+    assert f"Task {ZIP}[" not in log
+    # The second rendered the chunk killed half-way again (claiming the chunk left running,
+    # which only a redelivery may) and the two queued ones, not the first; it zipped once.
     log = second.output()
-    assert len(re.findall(rf"Task {TASK}\[[^]]+\] received", log)) == 1, log
-    assert re.findall(rf"Task {TASK}\[[^]]+\] succeeded in [\d.]+s: (\w+)", log) == [
-        str(len(everyone))
-    ], log
-    assert "succeeded" not in first.output()
+    assert f"Task {PLAN}[" not in log
+    assert len(re.findall(rf"Task {CHUNK}\[[^]]+\] received", log)) == CHUNKS - 1, log
+    assert sum(succeeded(CHUNK, log)) == len(everyone) - CHUNK_SIZE, log
+    assert succeeded(ZIP, log) == [len(everyone)], log
     assert done.ready_notices == 1
     # Acknowledged at last: Redis keeps nothing to hand out again.
     wait_for(lambda: not redis.hexists("unacked", tag), 10, "the task was not acked", second)
