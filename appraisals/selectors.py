@@ -233,42 +233,35 @@ def advance_blockers(cycle: Cycle) -> list[Blocker]:
 
 def appraisal_list_for_user(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
     """Appraisals of ``cycle`` the user may open, with what list rows show."""
-    return (
-        access.appraisals_visible_to(user)
-        .filter(cycle=cycle)
-        .select_related(
-            "employee__user",
-            "employee__position",
-            "department",
-            "reviewer__user",
-            "computed_level",
-            "manager_level",
-            "calibrated_level",
-            "final_level",
-        )
-        .order_by("employee__user__full_name", "pk")
-    )
+    return _list_rows(access.appraisals_visible_to(user).filter(cycle=cycle))
+
+
+def _list_rows(appraisals: QuerySet[Appraisal]) -> QuerySet[Appraisal]:
+    return appraisals.select_related(
+        "employee__user",
+        "employee__position",
+        "department",
+        "reviewer__user",
+        "computed_level",
+        "manager_level",
+        "calibrated_level",
+        "final_level",
+    ).order_by("employee__user__full_name", "pk")
 
 
 def reviews_to_write(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
     """Manager reviews waiting for the user: appraisals they are the reviewer of, still
     open for the manager review."""
-    me = access.roles(user).employee
-    if me is None:
-        return Appraisal.objects.none()
-    return appraisal_list_for_user(user=user, cycle=cycle).filter(
-        reviewer=me, stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW]
+    return _list_rows(
+        access.appraisals_reviewed_by(user).filter(
+            cycle=cycle, stage__in=[A.SELF_REVIEW, A.MANAGER_REVIEW]
+        )
     )
 
 
 def approvals_waiting(*, user, cycle: Cycle) -> QuerySet[Appraisal]:
     """Manager reviews waiting for the user's second-level approval."""
-    me = access.roles(user).employee
-    if me is None:
-        return Appraisal.objects.none()
-    return appraisal_list_for_user(user=user, cycle=cycle).filter(
-        access.in_below(user, "reviewer"), stage=A.APPROVAL
-    )
+    return _list_rows(access.appraisals_reviewed_below(user).filter(cycle=cycle, stage=A.APPROVAL))
 
 
 def review_of(appraisal: Appraisal, kind: str) -> Review:

@@ -861,6 +861,30 @@ def _appraisal_parts(user) -> list[Q]:
     return parts
 
 
+def appraisals_reviewed_by(user) -> QuerySet:
+    """Appraisals the user is the reviewer of: a part of :func:`appraisals_visible_to`,
+    asked for directly when that is the question (the reviews to write)."""
+    from appraisals.models import Appraisal
+
+    me = roles(user).employee
+    if me is None:
+        return Appraisal.objects.none()
+    return Appraisal.objects.filter(reviewer=me).exclude(cycle__status=Cycle.Status.DRAFT)
+
+
+def appraisals_reviewed_below(user) -> QuerySet:
+    """Appraisals whose reviewer is below the user in the reporting line (their
+    second-level approvals): a part of :func:`appraisals_visible_to`."""
+    from appraisals.models import Appraisal
+
+    r = roles(user)
+    if r.employee is None or not r.is_manager:
+        return Appraisal.objects.none()
+    return Appraisal.objects.filter(in_below(user, "reviewer")).exclude(
+        cycle__status=Cycle.Status.DRAFT
+    )
+
+
 def own_appraisals(user) -> QuerySet:
     """The user's own appraisals, which :func:`appraisals_visible_to` always holds."""
     from appraisals.models import Appraisal

@@ -58,6 +58,24 @@ def test_each_role_sees_its_appraisals(request, appraisal_cycle, persona, expect
     assert numbers(request.getfixturevalue(persona), appraisal_cycle) == expected
 
 
+@pytest.mark.parametrize("persona", ["hr_admin", "manager", "employee", "peer", "outsider"])
+def test_the_reviewers_scopes_lie_within_what_they_see(request, org, appraisal_cycle, persona):
+    """The reviews to write and the approvals waiting are asked of narrower scopes; each
+    is a part of the visible appraisals, never more."""
+    user = request.getfixturevalue(persona)
+    deeper = EmployeeFactory(department=org.sales_east, manager=org.employee)
+    services.appraisal_add(actor=org.hr.user, cycle=appraisal_cycle, employee=deeper, reason="J")
+    user = fresh(user)
+    visible = set(access.appraisals_visible_to(user))
+    reviewed = set(access.appraisals_reviewed_by(user))
+    below = set(access.appraisals_reviewed_below(user))
+    assert reviewed <= visible and below <= visible
+    me = access.roles(user).employee
+    assert reviewed == {a for a in Appraisal.objects.all() if me and a.reviewer_id == me.pk}
+    if persona == "manager":  # Emil reviews the newcomer: the approval is Mona's
+        assert of(appraisal_cycle, deeper) in below
+
+
 def test_a_manager_sees_the_whole_chain_below_them(org, executive, appraisal_cycle):
     other = org.other_manager.user
     assert numbers(executive, appraisal_cycle) == ALL
