@@ -122,7 +122,10 @@ class Reach:
 
 
 def reach(user) -> Reach:
-    """The user's :class:`Reach`: empty for someone who neither manages nor partners."""
+    """The user's :class:`Reach`: empty for someone who neither manages nor partners.
+
+    One statement; a department head's people are a second one, by the department ids
+    (asked inside the first, the planner guesses the tree's size and scans everyone)."""
     cached = getattr(user, "_perfcycle_reach", None)
     if cached is not None:
         return cached
@@ -132,7 +135,6 @@ def reach(user) -> Reach:
         headed = _headed_tree(r.employee)
         parts.append(("below", descendants_sql(Employee, "manager", [r.employee.pk])))
         parts.append(("headed", headed))
-        parts.append(("headed_people", Employee.objects.filter(department__in=headed).values("pk")))
     if r.is_partner:
         parts.append(("partnered", subtree_sql(Department, "parent", _partnered_roots(user))))
     found: dict[str, list[int]] = {}
@@ -149,6 +151,9 @@ def reach(user) -> Reach:
             cursor.execute(" UNION ALL ".join(selects), params)
             for index, pk in cursor.fetchall():
                 found.setdefault(parts[index][0], []).append(pk)
+    if found.get("headed"):
+        people = Employee.objects.filter(department__in=found["headed"]).order_by()
+        found["headed_people"] = list(people.values_list("pk", flat=True))
     result = Reach(**found)
     user._perfcycle_reach = result
     return result

@@ -93,17 +93,15 @@ def home_team_goals(user, cycle):
 
     if cycle is None or not access.roles(user).is_manager:
         return {"cycle": None}
-    team = access.team_members(user).values("pk")
-    numbers = Goal.objects.filter(cycle=cycle, employee__in=team).aggregate(
+    # The team's goals: they are the manager's to decide (people below them or in the
+    # departments they head).
+    team_goals = access.team_goals_visible_to(user).filter(cycle=cycle)
+    numbers = team_goals.aggregate(
         at_risk=Count(
             "pk",
             filter=Q(status__in=Goal.TRACKED, last_confidence__in=CheckIn.AT_RISK),
         ),
         live=Count("pk", filter=Q(status__in=Goal.COUNTED)),
-    )
-    numbers["waiting"] = (
-        access.goals_changeable_by(user)
-        .filter(cycle=cycle, status=S.PROPOSED, employee__in=team)
-        .count()
+        waiting=Count("pk", filter=Q(status=S.PROPOSED)),
     )
     return {"cycle": cycle, "numbers": numbers}
