@@ -50,6 +50,41 @@ def pytest_sessionstart(session):
         pytest.exit(f"Redis at {settings.REDIS_URL} is not reachable: {exc}", returncode=3)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file of this pytest process, not Django's default
+    in-memory database.
+
+    Live-server threads and Celery worker threads work on the test database at the same
+    time as the test. In memory, SQLite shares one cache between their connections, and a
+    table another connection holds fails a query at once ("database table is locked"),
+    whatever the timeout. On a file, a connection waits up to ``timeout`` seconds for the
+    lock. Transactions start IMMEDIATE, taking the write lock before their first read:
+    one that read first and then wanted to write while another connection was writing
+    would fail at once too (SQLite cannot wait there without risking a deadlock). WAL lets
+    pages read while a worker writes. The file is thrown away after the run, so it is
+    never synced to disk. PostgreSQL is left as configured.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        yield
+        return
+    # mktemp numbers the directory: each pytest process (an xdist worker too) has its own.
+    directory = tmp_path_factory.mktemp("sqlite")
+    test = database.setdefault("TEST", {})
+    if not test.get("NAME"):
+        test["NAME"] = str(directory / "test.sqlite3")
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("timeout", 20)
+    options.setdefault("transaction_mode", "IMMEDIATE")
+    options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF")
+    yield
+    # After the database is destroyed: the WAL files a thread's connection left behind.
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_no_lockouts(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
