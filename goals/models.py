@@ -286,6 +286,12 @@ class Goal(models.Model):
                 name="goal_cycle_level_status",
             ),
             models.Index(fields=["cycle", "employee"], name="goal_cycle_employee"),
+            # The company objectives, which everyone reads: a handful among every goal.
+            models.Index(
+                fields=["cycle"], condition=Q(level="company"), name="goal_company_objectives"
+            ),
+            # The proposals waiting for a decision: few among every goal.
+            models.Index(fields=["cycle"], condition=Q(status="proposed"), name="goal_proposals"),
             models.Index(fields=["cycle", "position"], name="goal_cycle_position"),
             models.Index(fields=["cycle", "department"], name="goal_cycle_department"),
         ]

@@ -500,19 +500,16 @@ def _goals_managed_by(user) -> QuerySet:
     from goals.models import Goal
 
     r = roles(user)
-    managed = Goal.objects.all() if r.hr_admin else Goal.objects.filter(_managed(user))
+    if r.hr_admin:
+        managed = Goal.objects.all()
+    elif not (parts := _managed_parts(user)):
+        return Goal.objects.none()
+    else:
+        ids = _scope(user, "managed_goals", lambda: _union_of(Goal, parts))
+        managed = Goal.objects.filter(pk__in=ids)
     if r.employee is not None:
         managed = managed.exclude(employee=r.employee)
     return managed
-
-
-def _managed(user) -> Q:
-    """The goals :func:`_goals_managed_by` gives someone who is no HR administrator, as a
-    condition (the user's own goals included: callers exclude them where it matters)."""
-    condition = Q(pk__in=[])
-    for part in _managed_parts(user):
-        condition |= part
-    return condition
 
 
 def _managed_parts(user) -> list[Q]:
