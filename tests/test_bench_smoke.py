@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bench import load
 from bench.figures import Figure
 from bench.pages import PAGES
 from bench.run import MEASUREMENTS, compare_sizes, report, run_bench, table
@@ -125,3 +126,14 @@ def test_the_load_run_reads_wrks_summary():
 
     assert stats["rps"] == 50.0 and stats["p95_us"] == 90000
     assert parse_summary("wrk: connection refused\n") is None
+
+
+@pytest.mark.parametrize(
+    ("non_2xx", "socket_errors", "void"),
+    [(0, 0, False), (0, 1, False), (0, 2, False), (0, 3, True), (1, 0, True)],
+)
+def test_a_load_run_is_void_on_failing_answers_not_on_a_reset_connection(
+    non_2xx, socket_errors, void
+):
+    stats = {"requests": 1000, "non_2xx": non_2xx, "socket_errors": socket_errors}
+    assert load.failing(stats) is void
