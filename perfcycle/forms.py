@@ -160,7 +160,9 @@ class DirectoryFilterForm(forms.Form):
     @staticmethod
     def _raw_id(data, name) -> int | None:
         value = data.get(name)
-        return int(value) if isinstance(value, str) and value.isdigit() else None
+        if not (isinstance(value, str) and value.isdigit() and len(value) <= 18):
+            return None  # not an id (past 18 digits no database key fits)
+        return int(value)
 
     def filters(self) -> dict:
         """The valid filters; an invalid one (say, a stale department id) is ignored."""

@@ -227,6 +227,15 @@ def test_it_offers_the_positions_of_the_chosen_department_only(client, org, empl
     assert re.search(rf'<option value="{org.position.pk}" selected>', chosen)
 
 
+@pytest.mark.parametrize("value", ["99999999999999999999999", "-1", "１２", "abc"])
+def test_it_offers_no_positions_for_an_id_that_cannot_be_one(value, client, employee):
+    client.force_login(employee)
+    query = {"department": value, "subdepartments": "on", "position": value}
+    response = client.get(reverse("directory"), query)
+    assert response.status_code == 200
+    assert _position_options(response.content.decode()) == set()
+
+
 def test_it_pages_by_25_and_keeps_the_filters_in_the_page_links(client, org, employee):
     for i in range(30):
         EmployeeFactory(department=org.sales_east, user__full_name=f"Zed {i:02d}")
