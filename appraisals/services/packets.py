@@ -156,18 +156,7 @@ def packet_batch_run(*, batch_id: int, resume: bool = False) -> PacketBatch | No
     claimed = PacketBatch.objects.filter(
         pk=batch_id, status__in=claimable, zip_started_at__isnull=True
     ).update(status=S.RUNNING, progress=Greatest("progress", 1), error="")
-    if not claimed:
-        return None
-    batch = PacketBatch.objects.select_related("cycle", "department", "requested_by").get(
-        pk=batch_id
-    )
-    try:
-        _plan(batch)
-    except Exception as error:
-        logger.exception("Packet batch %s failed", batch_id)
-        _fail(batch_id, error)
-    batch.refresh_from_db()
-    return batch
+    return _step(batch_id, _plan) if claimed else None
 
 
 @transaction.atomic
@@ -342,13 +331,16 @@ def packet_batch_zip(*, batch_id: int, resume: bool = False) -> PacketBatch | No
     claimed = PacketBatch.objects.filter(
         claimable, pk=batch_id, status=S.RUNNING, chunks_done=F("chunk_count")
     ).update(zip_started_at=timezone.now(), progress=99)
-    if not claimed:
-        return None
+    return _step(batch_id, _zip) if claimed else None
+
+
+def _step(batch_id: int, work) -> PacketBatch:
+    """Do ``work`` on a batch this worker has just claimed; a failure fails the batch."""
     batch = PacketBatch.objects.select_related("cycle", "department", "requested_by").get(
         pk=batch_id
     )
     try:
-        _zip(batch)
+        work(batch)
     except Exception as error:
         logger.exception("Packet batch %s failed", batch_id)
         _fail(batch_id, error)
